@@ -1,0 +1,251 @@
+/**
+ * Reductions over any set of axes: sum, mean, max, min, logsumexp and argmax. One workgroup reduces one
+ * output element with a shared-memory tree (threads stride over the reduced elements first); when the
+ * reduced extent is small, one thread per output is used instead.
+ *
+ * @module
+ */
+import { record } from "../autograd.ts";
+import { bindings, kernel } from "../kernel.ts";
+import { dispatch } from "../recorder.ts";
+import { Tensor } from "../tensor.ts";
+import { linearGrid, linearIndex, normAxis, stridesOf } from "./grid.ts";
+
+/** Reductions with a float result. */
+export type ReduceOp = "sum" | "mean" | "max" | "min" | "logsumexp";
+
+interface Plan {
+  outShape: number[];
+  keptShape: number[];
+  reducedShape: number[];
+  /** WGSL giving the input offset of output `o` (without the reduced part). */
+  base: string;
+  /** WGSL giving the input offset of reduced element `r`. */
+  offset: string;
+  outCount: number;
+  redCount: number;
+}
+
+function plan(x: Tensor, axes: number[], keepDims: boolean): Plan {
+  const st = stridesOf(x.shape);
+  const kept: number[] = [], red: number[] = [];
+  for (let k = 0; k < x.ndim; k++) (axes.includes(k) ? red : kept).push(k);
+  const keptShape = kept.map((k) => x.shape[k]);
+  const reducedShape = red.map((k) => x.shape[k]);
+  const decompose = (v: string, dims: number[]) => {
+    const shp = dims.map((k) => x.shape[k]);
+    const sub = stridesOf(shp);
+    const terms = dims.map((k, j) => {
+      const coord = j === 0 ? `(${v} / ${sub[j]}u)` : `((${v} / ${sub[j]}u) % ${shp[j]}u)`;
+      return `${coord} * ${st[k]}u`;
+    });
+    return terms.length ? `(${terms.join(" + ")})` : "0u";
+  };
+  const outShape = keepDims ? x.shape.map((d, k) => (axes.includes(k) ? 1 : d)) : keptShape;
+  return {
+    outShape,
+    keptShape,
+    reducedShape,
+    base: decompose("o", kept),
+    offset: decompose("r", red),
+    outCount: keptShape.reduce((a, b) => a * b, 1),
+    redCount: reducedShape.reduce((a, b) => a * b, 1),
+  };
+}
+
+function normAxes(x: Tensor, axis: number | number[] | undefined): number[] {
+  if (axis === undefined) return [...Array(x.ndim).keys()];
+  const list = (Array.isArray(axis) ? axis : [axis]).map((a) => normAxis(a, x.ndim));
+  return [...new Set(list)].sort((a, b) => a - b);
+}
+
+interface Combiner {
+  state: string;
+  init: string;
+  add: string; // updates `acc` with value `v`
+  merge: string; // acc = merge(acc, other)
+  result: string;
+}
+
+function combiner(op: ReduceOp | "argmax", redCount: number): Combiner {
+  switch (op) {
+    case "sum":
+      return { state: "f32", init: "0.0", add: "acc = acc + v;", merge: "acc = acc + other;", result: "acc" };
+    case "mean":
+      return {
+        state: "f32",
+        init: "0.0",
+        add: "acc = acc + v;",
+        merge: "acc = acc + other;",
+        result: `acc / ${redCount}.0`,
+      };
+    case "max":
+      return { state: "f32", init: "-3.4e38", add: "acc = max(acc, v);", merge: "acc = max(acc, other);", result: "acc" };
+    case "min":
+      return { state: "f32", init: "3.4e38", add: "acc = min(acc, v);", merge: "acc = min(acc, other);", result: "acc" };
+    case "logsumexp":
+      return {
+        state: "vec2f",
+        init: "vec2f(-3.4e38, 0.0)",
+        add: "acc = lse_merge(acc, vec2f(v, 1.0));",
+        merge: "acc = lse_merge(acc, other);",
+        result: "acc.x + log(acc.y)",
+      };
+    case "argmax":
+      // (value, index as f32 bits); ties resolve to the smaller index.
+      return {
+        state: "vec2f",
+        init: "vec2f(-3.4e38, bitcast<f32>(0xffffffffu))",
+        add: "acc = am_merge(acc, vec2f(v, bitcast<f32>(r)));",
+        merge: "acc = am_merge(acc, other);",
+        result: "i32(bitcast<u32>(acc.y))",
+      };
+  }
+}
+
+const HELPERS = /* wgsl */ `
+fn lse_merge(a: vec2f, b: vec2f) -> vec2f {
+  let m = max(a.x, b.x);
+  if (m <= -3.4e38) { return vec2f(m, 0.0); }
+  return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+fn am_merge(a: vec2f, b: vec2f) -> vec2f {
+  let ia = bitcast<u32>(a.y); let ib = bitcast<u32>(b.y);
+  if (b.x > a.x || (b.x == a.x && ib < ia)) { return b; }
+  return a;
+}`;
+
+function launchReduce(op: ReduceOp | "argmax", x: Tensor, p: Plan, out: Tensor): void {
+  const c = combiner(op, p.redCount);
+  const outElem = op === "argmax" ? "i32" : "f32";
+  const decl = bindings([["X", "read", "f32"], ["Y", "read_write", outElem]]);
+  let wgsl: string;
+  let workgroups: [number, number];
+  if (p.redCount <= 64) {
+    const grid = linearGrid(p.outCount, 64);
+    workgroups = grid.workgroups;
+    wgsl = `${decl}${HELPERS}
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let o = ${linearIndex(64)};
+  if (o >= ${p.outCount}u) { return; }
+  let b = ${p.base};
+  var acc: ${c.state} = ${c.init};
+  for (var r = 0u; r < ${p.redCount}u; r = r + 1u) { let v = X[b + ${p.offset}]; ${c.add} }
+  Y[o] = ${c.result};
+}`;
+  } else {
+    const WG = 256;
+    const grid = linearGrid(p.outCount, 1);
+    workgroups = grid.workgroups;
+    wgsl = `${decl}${HELPERS}
+var<workgroup> part: array<${c.state}, ${WG}>;
+@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+    @builtin(local_invocation_index) lid: u32) {
+  let o = wid.x + wid.y * nwg.x;
+  let b = ${p.base};
+  var acc: ${c.state} = ${c.init};
+  for (var r = lid; r < ${p.redCount}u; r = r + ${WG}u) { let v = X[b + ${p.offset}]; ${c.add} }
+  part[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { acc = part[lid]; let other = part[lid + s]; ${c.merge} part[lid] = acc; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && o < ${p.outCount}u) { acc = part[0]; Y[o] = ${c.result}; }
+}`;
+  }
+  const k = kernel({ name: `reduce_${op}`, wgsl, storage: ["read", "read_write"] });
+  dispatch({ kernel: k, buffers: [x.buffer, out.buffer], workgroups });
+}
+
+/**
+ * Reduces `x` over `axis` (a number, a list, or all axes when undefined).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../tensor.ts";
+ * const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+ * const s = reduce("sum", x, 1); // [6, 15]
+ * ```
+ */
+export function reduce(op: ReduceOp, x: Tensor, axis?: number | number[], keepDims = false): Tensor {
+  if (x.dtype !== "f32") throw new Error(`lzn: ${op} needs an f32 tensor, got ${x.dtype}`);
+  const axes = normAxes(x, axis);
+  const p = plan(x, axes, keepDims);
+  if (p.redCount === 0) throw new Error(`lzn: ${op} over an empty axis of [${x.shape.join(", ")}]`);
+  const out = Tensor.empty(p.outShape);
+  launchReduce(op, x, p, out);
+  const keptShape = x.shape.map((d, k) => (axes.includes(k) ? 1 : d));
+  return record(op, out, [x], (g) => {
+    const gk = g.reshape(keptShape);
+    let r: Tensor;
+    switch (op) {
+      case "sum":
+        r = expandTo(gk, x.shape);
+        break;
+      case "mean": {
+        const e = expandTo(gk, x.shape);
+        r = e.mul(1 / p.redCount);
+        e.dispose();
+        break;
+      }
+      case "max":
+      case "min": {
+        const y = out.reshape(keptShape);
+        const mask = x.eq(y);
+        r = mask.mul(gk);
+        mask.dispose();
+        y.dispose();
+        break;
+      }
+      case "logsumexp": {
+        const y = out.reshape(keptShape);
+        const d = x.sub(y);
+        const e = d.exp();
+        r = e.mul(gk);
+        for (const t of [y, d, e]) t.dispose();
+        break;
+      }
+    }
+    gk.dispose();
+    return [r];
+  }, [out]);
+}
+
+function expandTo(g: Tensor, shape: readonly number[]): Tensor {
+  // Multiplying by ones of the full shape broadcasts in one fused kernel.
+  const ones = x1(shape);
+  const r = ones.mul(g);
+  ones.dispose();
+  return r;
+}
+
+function x1(shape: readonly number[]): Tensor {
+  const t = Tensor.empty(shape);
+  const k = kernel({
+    name: "ones",
+    storage: ["read_write"],
+    wgsl: `${bindings([["Y", "read_write", "f32"]])}
+@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = ${linearIndex(256)}; if (i < ${t.size}u) { Y[i] = 1.0; } }`,
+  });
+  dispatch({ kernel: k, buffers: [t.buffer], workgroups: linearGrid(t.size, 256).workgroups });
+  return t;
+}
+
+/**
+ * Index of the maximum along one axis, as i32 (first maximum wins).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "../tensor.ts";
+ * const idx = argmax(tensor([0, 5, 2, 9, 1, 3], [2, 3]), 1); // [1, 0]
+ * ```
+ */
+export function argmax(x: Tensor, axis: number, keepDims = false): Tensor {
+  if (x.dtype !== "f32") throw new Error(`lzn: argmax needs an f32 tensor, got ${x.dtype}`);
+  const p = plan(x, [normAxis(axis, x.ndim)], keepDims);
+  const out = Tensor.empty(p.outShape, "i32");
+  launchReduce("argmax", x, p, out);
+  return out;
+}

@@ -1,0 +1,101 @@
+/**
+ * A pool of storage buffers in size classes, so that a training step reuses the buffers of the last one
+ * instead of creating and destroying GPU memory every op.
+ *
+ * @module
+ */
+import { gpu } from "./device.ts";
+
+/** A storage buffer owned by the pool, with the submission epoch it was last recorded in. */
+export interface PooledBuffer {
+  /** The GPU buffer (usage STORAGE | COPY_SRC | COPY_DST). */
+  readonly buffer: GPUBuffer;
+  /** Capacity in bytes (the size class, at least the requested size). */
+  readonly size: number;
+  /** Unique id, used as a bind-group cache key. */
+  readonly id: number;
+  /** Epoch of the command encoder that last used it; equal to the current epoch means "pending". */
+  lastEpoch: number;
+}
+
+/** Rounds a byte count up to its size class: powers of two and 1.5x powers of two, at least 256 bytes. */
+export function sizeClass(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const p = 2 ** Math.ceil(Math.log2(bytes));
+  return bytes <= p * 0.75 ? p * 0.75 : p;
+}
+
+const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/**
+ * Buffer pool with live-count accounting (the leak test reads {@link BufferPool.live}).
+ *
+ * @example
+ * ```ts
+ * const b = bufferPool.acquire(1024, 0);
+ * bufferPool.release(b);
+ * ```
+ */
+export class BufferPool {
+  #free = new Map<number, PooledBuffer[]>();
+  #nextId = 1;
+  /** Number of buffers handed out and not yet released. */
+  live = 0;
+  /** Bytes handed out and not yet released. */
+  liveBytes = 0;
+  /** Highest `liveBytes` seen since the last {@link BufferPool.resetPeak}. */
+  peakBytes = 0;
+
+  /**
+   * Returns a buffer of at least `bytes` bytes. With `notPendingIn` set, skips buffers recorded in that
+   * (unsubmitted) epoch: `queue.writeBuffer` on them would run before the pending reads.
+   */
+  acquire(bytes: number, notPendingIn = -1): PooledBuffer {
+    const size = sizeClass(bytes);
+    const list = this.#free.get(size);
+    let found: PooledBuffer | undefined;
+    if (list && list.length > 0) {
+      if (notPendingIn < 0) found = list.pop();
+      else {
+        for (let i = list.length - 1; i >= 0; i--) {
+          if (list[i].lastEpoch !== notPendingIn) {
+            found = list[i];
+            list.splice(i, 1);
+            break;
+          }
+        }
+      }
+    }
+    if (!found) {
+      const buffer = gpu().device.createBuffer({ size, usage: USAGE });
+      found = { buffer, size, id: this.#nextId++, lastEpoch: -1 };
+    }
+    this.live++;
+    this.liveBytes += size;
+    if (this.liveBytes > this.peakBytes) this.peakBytes = this.liveBytes;
+    return found;
+  }
+
+  /** Returns a buffer to the pool; it stays allocated for reuse. */
+  release(buf: PooledBuffer): void {
+    this.live--;
+    this.liveBytes -= buf.size;
+    let list = this.#free.get(buf.size);
+    if (!list) this.#free.set(buf.size, list = []);
+    list.push(buf);
+  }
+
+  /** Destroys every free buffer (frees GPU memory held for reuse). */
+  trim(): void {
+    for (const list of this.#free.values()) for (const b of list) b.buffer.destroy();
+    this.#free.clear();
+  }
+
+  /** Starts a new peak-memory measurement from the current live bytes. */
+  resetPeak(): void {
+    this.peakBytes = this.liveBytes;
+  }
+}
+
+/** The process-wide buffer pool. */
+export const bufferPool: BufferPool = new BufferPool();

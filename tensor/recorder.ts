@@ -1,0 +1,266 @@
+/**
+ * Dispatch recording. Every op appends its dispatch to one open compute pass of one open command encoder;
+ * the encoder is submitted only when a result must reach the host (a readback), when {@link flush} is
+ * called, or when the params arena is full. That is what keeps a training step at one submit.
+ *
+ * Per-dispatch scalars (sizes, times, coefficients) live in a uniform "params arena": each dispatch gets a
+ * 256-byte slot, written on the CPU while recording and uploaded with one `writeBuffer` just before submit.
+ *
+ * @module
+ */
+import { gpu } from "./device.ts";
+import type { Kernel } from "./kernel.ts";
+import { bufferPool, type PooledBuffer } from "./pool.ts";
+
+const SLOT = 256;
+const ARENA_SLOTS = 4096;
+/** Flush after this many dispatches even without a readback, so the GPU starts early on long steps. */
+const MAX_PENDING_DISPATCHES = 8192;
+
+interface State {
+  encoder: GPUCommandEncoder | null;
+  pass: GPUComputePassEncoder | null;
+  epoch: number;
+  pending: number;
+  arena: GPUBuffer | null;
+  arenaCpu: Uint8Array;
+  arenaUsed: number;
+  bindGroups: Map<string, GPUBindGroup>;
+}
+
+const st: State = {
+  encoder: null,
+  pass: null,
+  epoch: 0,
+  pending: 0,
+  arena: null,
+  arenaCpu: new Uint8Array(SLOT * ARENA_SLOTS),
+  arenaUsed: 0,
+  bindGroups: new Map(),
+};
+
+/** Counters for the dispatch-overhead benchmark and tests. */
+export const recorderStats = { dispatches: 0, submits: 0, readbacks: 0 };
+
+/** The current (unsubmitted) epoch; buffers last used in it are pending. */
+export function currentEpoch(): number {
+  return st.epoch;
+}
+
+function encoder(): GPUCommandEncoder {
+  if (!st.encoder) st.encoder = gpu().device.createCommandEncoder();
+  return st.encoder;
+}
+
+function pass(): GPUComputePassEncoder {
+  if (!st.pass) st.pass = encoder().beginComputePass();
+  return st.pass;
+}
+
+function endPass(): void {
+  if (st.pass) {
+    st.pass.end();
+    st.pass = null;
+  }
+}
+
+/** What one dispatch needs: a kernel, its storage buffers in binding order, params, and the grid. */
+export interface Dispatch {
+  /** The compiled kernel. */
+  kernel: Kernel;
+  /** Storage buffers in binding order (must match `kernel.spec.storage`). */
+  buffers: PooledBuffer[];
+  /** Bytes of the uniform params block (size must equal `kernel.spec.uniform`). */
+  params?: ArrayBufferView;
+  /** Workgroup counts (each at most 65535). */
+  workgroups: [number, number?, number?];
+}
+
+/**
+ * Records one dispatch into the open pass.
+ *
+ * @example
+ * ```ts
+ * import { kernel } from "./kernel.ts";
+ * import { bufferPool } from "./pool.ts";
+ * const k = kernel({ name: "one", storage: ["read_write"], wgsl:
+ *   `@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+ *    @compute @workgroup_size(1) fn main() { y[0] = 1.0; }` });
+ * const b = bufferPool.acquire(4);
+ * dispatch({ kernel: k, buffers: [b], workgroups: [1] });
+ * flush();
+ * bufferPool.release(b);
+ * ```
+ */
+export function dispatch(d: Dispatch): void {
+  const { kernel: k, buffers, params, workgroups } = d;
+  const [x, y = 1, z = 1] = workgroups;
+  if (x === 0 || y === 0 || z === 0) return;
+  if (x > 65535 || y > 65535 || z > 65535) {
+    throw new Error(`lzn: kernel "${k.spec.name}" dispatch [${x},${y},${z}] exceeds 65535 workgroups per dimension`);
+  }
+  if (buffers.length !== k.spec.storage.length) {
+    throw new Error(`lzn: kernel "${k.spec.name}" takes ${k.spec.storage.length} buffers, got ${buffers.length}`);
+  }
+  let offset = -1;
+  if (k.spec.uniform) {
+    if (!params || params.byteLength > k.spec.uniform) {
+      throw new Error(`lzn: kernel "${k.spec.name}" needs a ${k.spec.uniform}-byte params block`);
+    }
+    if (st.arenaUsed === ARENA_SLOTS) flush();
+    offset = st.arenaUsed * SLOT;
+    st.arenaCpu.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), offset);
+    st.arenaUsed++;
+  }
+  const p = pass();
+  p.setPipeline(k.pipeline);
+  p.setBindGroup(0, bindGroup(k, buffers), offset >= 0 ? [offset] : undefined);
+  p.dispatchWorkgroups(x, y, z);
+  for (const b of buffers) b.lastEpoch = st.epoch;
+  recorderStats.dispatches++;
+  if (++st.pending >= MAX_PENDING_DISPATCHES) flush();
+}
+
+function arena(): GPUBuffer {
+  if (!st.arena) {
+    st.arena = gpu().device.createBuffer({
+      size: SLOT * ARENA_SLOTS,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+  }
+  return st.arena;
+}
+
+function bindGroup(k: Kernel, buffers: PooledBuffer[]): GPUBindGroup {
+  let key = k.spec.name + "#" + k.spec.wgsl.length;
+  for (const b of buffers) key += ":" + b.id;
+  // The layout object identifies the kernel precisely; name+length is only a cheap prefix.
+  const layoutKey = key + "@" + layoutId(k.layout);
+  const hit = st.bindGroups.get(layoutKey);
+  if (hit) return hit;
+  const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({ binding, resource: { buffer: b.buffer } }));
+  if (k.spec.uniform) {
+    entries.push({ binding: buffers.length, resource: { buffer: arena(), offset: 0, size: k.spec.uniform } });
+  }
+  const g = gpu().device.createBindGroup({ layout: k.layout, entries });
+  if (st.bindGroups.size > 50000) st.bindGroups.clear();
+  st.bindGroups.set(layoutKey, g);
+  return g;
+}
+
+const layoutIds = new WeakMap<GPUBindGroupLayout, number>();
+let nextLayoutId = 1;
+function layoutId(l: GPUBindGroupLayout): number {
+  let id = layoutIds.get(l);
+  if (id === undefined) layoutIds.set(l, id = nextLayoutId++);
+  return id;
+}
+
+/**
+ * Records a buffer-to-buffer copy (ends the open compute pass).
+ *
+ * @example
+ * ```ts
+ * import { bufferPool } from "./pool.ts";
+ * const a = bufferPool.acquire(16), b = bufferPool.acquire(16);
+ * copyBuffer(a, 0, b, 0, 16);
+ * flush();
+ * bufferPool.release(a); bufferPool.release(b);
+ * ```
+ */
+export function copyBuffer(src: PooledBuffer, srcOffset: number, dst: PooledBuffer, dstOffset: number, bytes: number) {
+  if (bytes === 0) return;
+  endPass();
+  encoder().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+  src.lastEpoch = st.epoch;
+  dst.lastEpoch = st.epoch;
+}
+
+/**
+ * Submits everything recorded so far (one submit) and starts a new epoch.
+ *
+ * @example
+ * ```ts
+ * flush(); // make sure queued work starts now
+ * ```
+ */
+export function flush(): void {
+  if (!st.encoder) return;
+  endPass();
+  const { device } = gpu();
+  if (st.arenaUsed > 0) device.queue.writeBuffer(arena(), 0, st.arenaCpu, 0, st.arenaUsed * SLOT);
+  device.queue.submit([st.encoder.finish()]);
+  recorderStats.submits++;
+  st.encoder = null;
+  st.arenaUsed = 0;
+  st.pending = 0;
+  st.epoch++;
+}
+
+/**
+ * Uploads host data into a pooled buffer. Picks a buffer not used by pending work, so the queue-ordered
+ * write cannot overtake reads that are recorded but not yet submitted.
+ *
+ * @example
+ * ```ts
+ * const b = upload(new Float32Array([1, 2, 3]));
+ * bufferPool.release(b);
+ * ```
+ */
+export function upload(data: ArrayBufferView): PooledBuffer {
+  const b = bufferPool.acquire(Math.max(4, data.byteLength), st.epoch);
+  if (data.byteLength > 0) {
+    gpu().device.queue.writeBuffer(b.buffer, 0, data.buffer, data.byteOffset, alignUp(data.byteLength, 4));
+  }
+  return b;
+}
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+const staging: GPUBuffer[] = [];
+
+/**
+ * Reads `bytes` bytes of a buffer back to the host: copies into a mappable staging buffer, submits, waits.
+ * Costs a full round trip (~11 ms on Deno): call it only where a human or a decision needs the value.
+ *
+ * @example
+ * ```ts
+ * const b = upload(new Float32Array([4, 5]));
+ * const bytes = await readBuffer(b, 0, 8);
+ * console.log(new Float32Array(bytes.buffer)); // Float32Array [4, 5]
+ * bufferPool.release(b);
+ * ```
+ */
+export async function readBuffer(src: PooledBuffer, byteOffset: number, bytes: number): Promise<Uint8Array> {
+  const size = Math.max(16, alignUp(bytes, 4));
+  const { device } = gpu();
+  const idx = staging.findIndex((s) => s.size >= size);
+  const stage = idx >= 0 ? staging.splice(idx, 1)[0] : device.createBuffer({
+    size: Math.max(size, 4096),
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  endPass();
+  encoder().copyBufferToBuffer(src.buffer, byteOffset, stage, 0, size);
+  flush();
+  recorderStats.readbacks++;
+  await stage.mapAsync(GPUMapMode.READ, 0, size);
+  const out = new Uint8Array(stage.getMappedRange(0, size).slice(0, bytes));
+  stage.unmap();
+  staging.push(stage);
+  return out;
+}
+
+/**
+ * Waits until all submitted work is done (flushes first). Benchmarks use it to time GPU work.
+ *
+ * @example
+ * ```ts
+ * await synchronize();
+ * ```
+ */
+export async function synchronize(): Promise<void> {
+  flush();
+  await gpu().device.queue.onSubmittedWorkDone();
+}

@@ -1,0 +1,80 @@
+/**
+ * Scopes for tensor lifetimes: every tensor created inside {@link scope} is disposed when it ends, except
+ * what the callback returns and what was {@link Tensor.keep}-ed. One scope per training step keeps the
+ * live-buffer count flat without a `dispose()` per intermediate.
+ *
+ * @module
+ */
+
+/** Anything a scope can track: the tensor core's `Tensor` implements it. */
+export interface Scoped {
+  /** Releases the owner's reference (idempotent). */
+  dispose(): void;
+}
+
+const stack: Set<Scoped>[] = [];
+
+/** Registers a new tensor with the innermost scope (no-op outside scopes). */
+export function track(t: Scoped): void {
+  if (stack.length) stack[stack.length - 1].add(t);
+}
+
+/** Removes a tensor from every open scope (it then lives until disposed explicitly). */
+export function untrack(t: Scoped): void {
+  for (const s of stack) s.delete(t);
+}
+
+function collect(value: unknown, out: Set<Scoped>, depth = 0): void {
+  if (depth > 4 || value === null || typeof value !== "object") return;
+  if (typeof (value as Scoped).dispose === "function" && "shape" in (value as object)) {
+    out.add(value as Scoped);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collect(v, out, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value as Record<string, unknown>)) collect(v, out, depth + 1);
+  }
+}
+
+function close(set: Set<Scoped>, result: unknown): void {
+  const keep = new Set<Scoped>();
+  collect(result, keep);
+  stack.splice(stack.lastIndexOf(set), 1);
+  for (const t of set) if (!keep.has(t)) t.dispose();
+  // Returned tensors move to the enclosing scope, as if created there.
+  if (stack.length) for (const t of keep) if (set.has(t)) stack[stack.length - 1].add(t);
+}
+
+/**
+ * Runs `fn`; disposes every tensor created during it except those in its result (a tensor, or arrays /
+ * plain objects of tensors). Works with async callbacks, as long as scopes are not interleaved.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "./tensor.ts";
+ * const x = tensor([1, 2, 3], [3]);
+ * const total = scope(() => x.mul(2).add(1).sum()); // intermediates freed, `total` kept
+ * ```
+ */
+export function scope<T>(fn: () => T): T {
+  const set = new Set<Scoped>();
+  stack.push(set);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    close(set, undefined);
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.then((r) => {
+      close(set, r);
+      return r;
+    }, (e) => {
+      close(set, undefined);
+      throw e;
+    }) as T;
+  }
+  close(set, result);
+  return result;
+}
