@@ -8,7 +8,16 @@
 
 import { createRng, hashSeed, type Rng } from "./random.ts";
 
-/** Image geometry and the value used outside the image. */
+/**
+ * Image geometry and the value used outside the image.
+ *
+ * @example
+ * ```ts
+ * import { randomCrop } from "@lzn/data";
+ * const out = randomCrop(new Float32Array(16 * 16), { seed: 0, rows: 16, cols: 16, fill: 0 });
+ * console.log(out.length); // 256
+ * ```
+ */
 export interface ImageGeometry {
   /** Image height (default 28). */
   rows?: number;
@@ -18,7 +27,16 @@ export interface ImageGeometry {
   fill?: number;
 }
 
-/** Options of {@linkcode randomCrop}. */
+/**
+ * Options of {@linkcode randomCrop}.
+ *
+ * @example
+ * ```ts
+ * import { type CropOptions, randomCrop } from "@lzn/data";
+ * const opts: CropOptions = { seed: 1, pad: 4 };
+ * console.log(randomCrop(new Float32Array(784), opts).length); // 784
+ * ```
+ */
 export interface CropOptions extends ImageGeometry {
   /** Seed of the crop offsets. */
   seed: number;
@@ -26,7 +44,16 @@ export interface CropOptions extends ImageGeometry {
   pad?: number;
 }
 
-/** Options of {@linkcode affineJitter}. */
+/**
+ * Options of {@linkcode affineJitter}.
+ *
+ * @example
+ * ```ts
+ * import { type AffineOptions, affineJitter } from "@lzn/data";
+ * const opts: AffineOptions = { seed: 1, maxRotation: 15, scale: [0.8, 1.2], maxTranslation: 3 };
+ * console.log(affineJitter(new Float32Array(784), opts).length); // 784
+ * ```
+ */
 export interface AffineOptions extends ImageGeometry {
   /** Seed of the transforms. */
   seed: number;
@@ -38,7 +65,16 @@ export interface AffineOptions extends ImageGeometry {
   maxTranslation?: number;
 }
 
-/** Options of {@linkcode elasticJitter}. */
+/**
+ * Options of {@linkcode elasticJitter}.
+ *
+ * @example
+ * ```ts
+ * import { type ElasticOptions, elasticJitter } from "@lzn/data";
+ * const opts: ElasticOptions = { seed: 1, alpha: 2, sigma: 4 };
+ * console.log(elasticJitter(new Float32Array(784), opts).length); // 784
+ * ```
+ */
 export interface ElasticOptions extends ImageGeometry {
   /** Seed of the displacement fields. */
   seed: number;
@@ -48,7 +84,16 @@ export interface ElasticOptions extends ImageGeometry {
   sigma?: number;
 }
 
-/** Options of {@linkcode gaussianNoise}. */
+/**
+ * Options of {@linkcode gaussianNoise}.
+ *
+ * @example
+ * ```ts
+ * import { gaussianNoise, type NoiseOptions } from "@lzn/data";
+ * const opts: NoiseOptions = { seed: 1, std: 0.1, clip: true };
+ * console.log(gaussianNoise(new Float32Array(784), opts).length); // 784
+ * ```
+ */
 export interface NoiseOptions extends Omit<ImageGeometry, "fill"> {
   /** Seed of the noise. */
   seed: number;
@@ -58,7 +103,16 @@ export interface NoiseOptions extends Omit<ImageGeometry, "fill"> {
   clip?: boolean;
 }
 
-/** Options of {@linkcode augment}: each stage runs when its options are given. */
+/**
+ * Options of {@linkcode augment}: each stage runs when its options are given (or `true`).
+ *
+ * @example
+ * ```ts
+ * import { augment, type AugmentOptions } from "@lzn/data";
+ * const opts: AugmentOptions = { seed: 3, crop: { pad: 2 }, affine: true, elastic: false, noise: { std: 0.02 } };
+ * console.log(augment(new Float32Array(784), opts).length); // 784
+ * ```
+ */
 export interface AugmentOptions extends ImageGeometry {
   /** Seed of the whole pipeline; each stage gets its own stream. */
   seed: number;
@@ -72,7 +126,10 @@ export interface AugmentOptions extends ImageGeometry {
   noise?: boolean | Omit<NoiseOptions, "seed" | keyof ImageGeometry>;
 }
 
-function geometry(images: Float32Array, g: ImageGeometry): { rows: number; cols: number; fill: number; n: number } {
+function geometry(
+  images: Float32Array,
+  g: ImageGeometry,
+): { rows: number; cols: number; fill: number; n: number } {
   const rows = g.rows ?? 28, cols = g.cols ?? 28, fill = g.fill ?? -1;
   if (images.length % (rows * cols) !== 0) {
     throw new RangeError(`augment: ${images.length} values is not a whole number of ${rows}x${cols} images`);
@@ -91,7 +148,8 @@ function sampleBilinear(
   fill: number,
 ): number {
   const y0 = Math.floor(y), x0 = Math.floor(x), fy = y - y0, fx = x - x0;
-  const at = (r: number, c: number) => r >= 0 && r < rows && c >= 0 && c < cols ? src[base + r * cols + c] : fill;
+  const at = (r: number, c: number) =>
+    r >= 0 && r < rows && c >= 0 && c < cols ? src[base + r * cols + c] : fill;
   const top = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx;
   const bottom = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx;
   return top * (1 - fy) + bottom * fy;
@@ -173,19 +231,26 @@ export function affineJitter(images: Float32Array, options: AffineOptions): Floa
 /** In-place separable Gaussian blur of a rows x cols field (zero outside). */
 function blur(field: Float32Array, rows: number, cols: number, sigma: number): void {
   const radius = Math.max(1, Math.ceil(3 * sigma));
-  const kernel = Array.from({ length: 2 * radius + 1 }, (_, k) => Math.exp(-((k - radius) ** 2) / (2 * sigma * sigma)));
+  const kernel = Array.from(
+    { length: 2 * radius + 1 },
+    (_, k) => Math.exp(-((k - radius) ** 2) / (2 * sigma * sigma)),
+  );
   const tmp = new Float32Array(field.length);
   for (let y = 0; y < rows; y++) {
     for (let x = 0; x < cols; x++) {
       let s = 0;
-      for (let k = -radius; k <= radius; k++) if (x + k >= 0 && x + k < cols) s += kernel[k + radius] * field[y * cols + x + k];
+      for (let k = -radius; k <= radius; k++) {
+        if (x + k >= 0 && x + k < cols) s += kernel[k + radius] * field[y * cols + x + k];
+      }
       tmp[y * cols + x] = s;
     }
   }
   for (let y = 0; y < rows; y++) {
     for (let x = 0; x < cols; x++) {
       let s = 0;
-      for (let k = -radius; k <= radius; k++) if (y + k >= 0 && y + k < rows) s += kernel[k + radius] * tmp[(y + k) * cols + x];
+      for (let k = -radius; k <= radius; k++) {
+        if (y + k >= 0 && y + k < rows) s += kernel[k + radius] * tmp[(y + k) * cols + x];
+      }
       field[y * cols + x] = s;
     }
   }
@@ -270,7 +335,7 @@ export function augment(images: Float32Array, options: AugmentOptions): Float32A
   const g = { rows, cols, fill };
   const stage = <T>(value: boolean | T | undefined): T | undefined =>
     value === true ? {} as T : value === false ? undefined : value;
-  let out = images.slice();
+  let out: Float32Array = images.slice();
   const crop = stage(options.crop), affine = stage(options.affine);
   const elastic = stage(options.elastic), noise = stage(options.noise);
   if (crop) out = randomCrop(out, { ...crop, ...g, seed: hashSeed(seed, 11) });

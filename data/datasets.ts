@@ -28,7 +28,16 @@ import type { ConversionReport, ConvertedDataset, Split } from "./types.ts";
  */
 export const TEST_PER_CLASS: Readonly<Record<DatasetName, number>> = { mnist: 100, "fashion-mnist": 1000 };
 
-/** Options of the loaders. */
+/**
+ * Options of the loaders.
+ *
+ * @example
+ * ```ts
+ * import { loadMnist, type LoadOptions } from "@lzn/data";
+ * const opts: LoadOptions = { cacheDir: ".cache/data", nodeModulesDir: "node_modules", log: null };
+ * console.log((await loadMnist(opts)).train.count); // 9000
+ * ```
+ */
 export interface LoadOptions {
   /** Directory of the cache files (default `".cache/data"`, relative to the working directory). */
   cacheDir?: string;
@@ -76,7 +85,9 @@ export function splitByClass(data: Split, testPerClass: number): { train: Split;
   for (const label of data.labels) seen.set(label, (seen.get(label) ?? 0) + 1);
   for (const [label, n] of seen) {
     if (n < testPerClass) {
-      throw new RangeError(`splitByClass: class ${label} has ${n} images, fewer than ${testPerClass} test images`);
+      throw new RangeError(
+        `splitByClass: class ${label} has ${n} images, fewer than ${testPerClass} test images`,
+      );
     }
   }
   const remaining = new Map(seen);
@@ -104,7 +115,9 @@ export function takeRows(data: Split, indices: ArrayLike<number>): Split {
   const images = new Uint8Array(count * size), labels = new Uint8Array(count);
   for (let n = 0; n < count; n++) {
     const i = indices[n];
-    if (!(i >= 0 && i < data.count)) throw new RangeError(`takeRows: index ${i} outside 0..${data.count - 1}`);
+    if (!(i >= 0 && i < data.count)) {
+      throw new RangeError(`takeRows: index ${i} outside 0..${data.count - 1}`);
+    }
     labels[n] = data.labels[i];
     images.set(data.images.subarray(i * size, (i + 1) * size), n * size);
   }

@@ -5,7 +5,16 @@
  * @module
  */
 
-/** A seeded stream of random numbers. */
+/**
+ * A seeded stream of random numbers.
+ *
+ * @example
+ * ```ts
+ * import { createRng, type Rng } from "@lzn/data";
+ * const rng: Rng = createRng(7);
+ * console.log(rng.int(10), rng.uniform(-1, 1), rng.normal());
+ * ```
+ */
 export interface Rng {
   /** The next uniform 32-bit unsigned integer. */
   nextU32(): number;

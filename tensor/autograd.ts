@@ -127,13 +127,10 @@ export function backward(root: Tensor, seed?: Tensor): void {
         grads.delete(t);
         continue;
       }
-      const inGrads = node.vjp(g);
+      const inGrads = ownGrads(node, g);
       node.inputs.forEach((inp, i) => {
         const gi = inGrads[i];
-        if (!gi || !inp.requiresGrad) {
-          gi?.dispose();
-          return;
-        }
+        if (!gi) return;
         if (!sameShape(gi.shape, inp.shape)) {
           throw new Error(
             `lzn: VJP of "${node.name}" returned grad [${gi.shape}] for input [${inp.shape}] (input ${i})`,
@@ -152,6 +149,25 @@ export function backward(root: Tensor, seed?: Tensor): void {
   });
   for (const g of grads.values()) g.dispose();
   for (const t of order) t.clearNode();
+}
+
+/**
+ * Runs a VJP and gives each wanted input gradient its own tensor: a custom VJP may return `g` itself (a
+ * straight-through op) or one tensor for several inputs, but `g` is freed after the node and every stored
+ * gradient is freed once accumulated. Returned tensors nobody wants are freed here.
+ */
+function ownGrads(node: GradNode, g: Tensor): (Tensor | null)[] {
+  const raw = node.vjp(g);
+  const taken = new Set<Tensor>([g]);
+  const owned = node.inputs.map((inp, i) => {
+    const gi = raw[i];
+    if (!gi || !inp.requiresGrad) return null;
+    if (taken.has(gi)) return gi.clone();
+    taken.add(gi);
+    return gi;
+  });
+  for (const gi of raw) if (gi && !taken.has(gi)) gi.dispose();
+  return owned;
 }
 
 function accumulateLeaf(t: Tensor, g: Tensor): void {

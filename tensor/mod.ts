@@ -23,6 +23,35 @@ export { binary, broadcastTo, cast, full, sumTo, unary, where } from "./ops/elem
 export { BINARY, type BinaryOp, type BinarySpec, UNARY, type UnaryOp, type UnarySpec } from "./ops/optable.ts";
 export { argmax, reduce, type ReduceOp } from "./ops/reduce.ts";
 export { broadcastShapes, linearGrid, linearIndex, normAxis, stridesOf } from "./ops/grid.ts";
-export { matmul, type MatmulOptions } from "./ops/matmul.ts";
-export { permute, slice } from "./ops/shape.ts";
+export { matmul, type MatmulOptions, type MatmulPath } from "./ops/matmul.ts";
+export { concat, pad, permute, slice, stack } from "./ops/shape.ts";
+export { gather, oneHot, scatterAdd } from "./ops/index.ts";
+export { philox4x32, rand, randn, randomBits, type RandomOptions, SeedStream } from "./ops/random.ts";
 export { logSoftmax, softmax } from "./ops/softmax.ts";
+export { conv2d, type Conv2dOptions } from "./ops/conv.ts";
+export { avgPool2d, upsampleNearest2d } from "./ops/pool.ts";
+export { groupNorm } from "./ops/norm.ts";
+export { isParameter, type Layer, type LoadOptions, Module, parameter } from "./nn/module.ts";
+export { loadState, type LoadStateOptions } from "./nn/state.ts";
+export { defaultInitRng, fans, InitRng, type InitScheme, initValues, seedInit, uniformValues } from "./nn/init.ts";
+export { Linear, type LinearOptions } from "./nn/linear.ts";
+export { Conv2d, type Conv2dLayerOptions } from "./nn/conv2d.ts";
+export { GroupNorm, type GroupNormLayerOptions } from "./nn/groupnorm.ts";
+export { GELU, ReLU, SiLU } from "./nn/activations.ts";
+export { Sequential } from "./nn/sequential.ts";
+export { Adam, type AdamOptions, type ParamGroup, type StepOptions } from "./optim/adam.ts";
+export { clipGradNorm } from "./optim/clip.ts";
+export { bumpCounters, finiteFlag, onesFlag } from "./optim/finite.ts";
+export { linearWarmup } from "./optim/schedule.ts";
+export { EMA, type EmaOptions } from "./optim/ema.ts";
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  type HostTensor,
+  loadSafetensors,
+  readTensors,
+  type SafetensorsContents,
+  saveSafetensors,
+  serializeSafetensors,
+  writeFileAtomic,
+} from "./io/safetensors.ts";

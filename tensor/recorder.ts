@@ -188,7 +188,7 @@ export function flush(): void {
   if (!st.encoder) return;
   endPass();
   const { device } = gpu();
-  if (st.arenaUsed > 0) device.queue.writeBuffer(arena(), 0, st.arenaCpu, 0, st.arenaUsed * SLOT);
+  if (st.arenaUsed > 0) device.queue.writeBuffer(arena(), 0, st.arenaCpu as Uint8Array<ArrayBuffer>, 0, st.arenaUsed * SLOT);
   device.queue.submit([st.encoder.finish()]);
   recorderStats.submits++;
   st.encoder = null;
@@ -210,7 +210,7 @@ export function flush(): void {
 export function upload(data: ArrayBufferView): PooledBuffer {
   const b = bufferPool.acquire(Math.max(4, data.byteLength), st.epoch);
   if (data.byteLength > 0) {
-    gpu().device.queue.writeBuffer(b.buffer, 0, data.buffer, data.byteOffset, alignUp(data.byteLength, 4));
+    gpu().device.queue.writeBuffer(b.buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, alignUp(data.byteLength, 4));
   }
   return b;
 }

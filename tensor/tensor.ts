@@ -190,7 +190,9 @@ export class Tensor {
 
   /** Reads a one-element tensor as a number. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`lzn: item() needs one element, shape is [${this.shape.join(", ")}]`);
+    if (this.size !== 1) {
+      throw new Error(`lzn: item() needs one element, shape is [${this.shape.join(", ")}]`);
+    }
     return (await this.toTypedArray())[0];
   }
 
@@ -346,7 +348,7 @@ export class Tensor {
   mean(axis?: number | number[], keepDims = false): Tensor {
     return red.reduce("mean", this, axis, keepDims);
   }
-  /** Maximum over `axis` (gradient to the first maximal element). */
+  /** Maximum over `axis` (tied maxima share the gradient equally). */
   max(axis?: number | number[], keepDims = false): Tensor {
     return red.reduce("max", this, axis, keepDims);
   }
@@ -414,7 +416,9 @@ export function tensor(values: ArrayLike<number>, shape: number[], opts: TensorO
   checkShape(shape);
   const n = shapeSize(shape);
   if (values.length !== n) {
-    throw new Error(`lzn: tensor() got ${values.length} values for shape [${shape.join(", ")}] (${n} elements)`);
+    throw new Error(
+      `lzn: tensor() got ${values.length} values for shape [${shape.join(", ")}] (${n} elements)`,
+    );
   }
   const dtype = opts.dtype ?? "f32";
   const data = dtype === "f32"

@@ -34,8 +34,12 @@ function launch(
   const threads = vec4 ? n / 4 : n;
   const grid = linearGrid(threads, WG);
   const wgsl = `${bindings(decls)}
-${params ? `struct Params { s: f32, pad0: f32, pad1: f32, pad2: f32 }
-@group(0) @binding(${decls.length}) var<uniform> u: Params;` : ""}
+${
+    params
+      ? `struct Params { s: f32, pad0: f32, pad1: f32, pad2: f32 }
+@group(0) @binding(${decls.length}) var<uniform> u: Params;`
+      : ""
+  }
 ${ELEMENTWISE_PRELUDE}
 ${fns}
 @compute @workgroup_size(${WG}) fn main(${HEADER}) {
@@ -71,7 +75,16 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
     ? `let x = X[i]; Y[i] = vec4f(fwd(x.x), fwd(x.y), fwd(x.z), fwd(x.w));`
     : `Y[i] = fwd(f32(X[i]));`;
   const elem = v4 ? "vec4f" : wgslType(x.dtype);
-  launch(`unary_${op}`, n, [["X", "read", elem], ["Y", "read_write", v4 ? "vec4f" : "f32"]], fns, body, [x, out], undefined, v4);
+  launch(
+    `unary_${op}`,
+    n,
+    [["X", "read", elem], ["Y", "read_write", v4 ? "vec4f" : "f32"]],
+    fns,
+    body,
+    [x, out],
+    undefined,
+    v4,
+  );
   if (!("df" in spec)) return out;
   return record(op, out, [x], (g) => [unaryGrad(op, x, out, g)], [out]);
 }
@@ -190,17 +203,18 @@ function binaryGrad(op: BinaryOp, a: Tensor, b: Tensor | number, y: Tensor, g: T
   const wantB = !scalar && b.requiresGrad;
   const shape = y.shape;
   const ia = broadcastIndex("i", shape, a.shape);
-  const bExpr = scalar ? "u.s" : `B[${broadcastIndex("i", shape, b.shape)}]`;
-  const decls: [string, "read" | "read_write", string][] = [["A", "read", "f32"]];
+  // An operand may be an integer tensor (e.g. labels) while the other needs a gradient: read it in its dtype.
+  const bExpr = scalar ? "u.s" : `f32(B[${broadcastIndex("i", shape, b.shape)}])`;
+  const decls: [string, "read" | "read_write", string][] = [["A", "read", a.dtype]];
   const bufs: Tensor[] = [a];
   if (!scalar) {
-    decls.push(["B", "read", "f32"]);
+    decls.push(["B", "read", b.dtype]);
     bufs.push(b);
   }
   decls.push(["Yv", "read", "f32"], ["G", "read", "f32"]);
   bufs.push(y, g);
   let fns = "";
-  let body = `let a = A[${ia}]; let b = ${bExpr}; let y = Yv[i]; let g = G[i];`;
+  let body = `let a = f32(A[${ia}]); let b = ${bExpr}; let y = Yv[i]; let g = G[i];`;
   let ga: Tensor | null = null, gb: Tensor | null = null;
   if (wantA) {
     ga = Tensor.empty(shape);
@@ -326,7 +340,7 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
     const gB = tb.requiresGrad ? sumToOwned(where(cond, zero, g), tb.shape) : null;
     zero.dispose();
     return [gA, gB];
-  });
+  }, [cond]); // the VJP reads cond: keep it alive even if the caller disposes it before backward()
   if (typeof a === "number") ta.dispose();
   if (typeof b === "number") tb.dispose();
   return res;

@@ -80,9 +80,21 @@ function combiner(op: ReduceOp | "argmax", redCount: number): Combiner {
         result: `acc / ${redCount}.0`,
       };
     case "max":
-      return { state: "f32", init: "-3.4e38", add: "acc = max(acc, v);", merge: "acc = max(acc, other);", result: "acc" };
+      return {
+        state: "f32",
+        init: "-3.4e38",
+        add: "acc = max(acc, v);",
+        merge: "acc = max(acc, other);",
+        result: "acc",
+      };
     case "min":
-      return { state: "f32", init: "3.4e38", add: "acc = min(acc, v);", merge: "acc = min(acc, other);", result: "acc" };
+      return {
+        state: "f32",
+        init: "3.4e38",
+        add: "acc = min(acc, v);",
+        merge: "acc = min(acc, other);",
+        result: "acc",
+      };
     case "logsumexp":
       return {
         state: "vec2f",
@@ -92,13 +104,14 @@ function combiner(op: ReduceOp | "argmax", redCount: number): Combiner {
         result: "acc.x + log(acc.y)",
       };
     case "argmax":
-      // (value, index as f32 bits); ties resolve to the smaller index.
+      // (value, index) in a struct: an index kept as f32 bits would be a denormal that drivers may flush.
+      // Ties resolve to the smaller index.
       return {
-        state: "vec2f",
-        init: "vec2f(-3.4e38, bitcast<f32>(0xffffffffu))",
-        add: "acc = am_merge(acc, vec2f(v, bitcast<f32>(r)));",
+        state: "ArgMax",
+        init: "ArgMax(-3.4e38, 0xffffffffu)",
+        add: "acc = am_merge(acc, ArgMax(v, r));",
         merge: "acc = am_merge(acc, other);",
-        result: "i32(bitcast<u32>(acc.y))",
+        result: "i32(acc.i)",
       };
   }
 }
@@ -109,9 +122,9 @@ fn lse_merge(a: vec2f, b: vec2f) -> vec2f {
   if (m <= -3.4e38) { return vec2f(m, 0.0); }
   return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
 }
-fn am_merge(a: vec2f, b: vec2f) -> vec2f {
-  let ia = bitcast<u32>(a.y); let ib = bitcast<u32>(b.y);
-  if (b.x > a.x || (b.x == a.x && ib < ia)) { return b; }
+struct ArgMax { v: f32, i: u32 }
+fn am_merge(a: ArgMax, b: ArgMax) -> ArgMax {
+  if (b.v > a.v || (b.v == a.v && b.i < a.i)) { return b; }
   return a;
 }`;
 
@@ -191,11 +204,13 @@ export function reduce(op: ReduceOp, x: Tensor, axis?: number | number[], keepDi
       }
       case "max":
       case "min": {
+        // Tied extrema share g equally, so the gradient still sums to g (a valid subgradient).
         const y = out.reshape(keptShape);
         const mask = x.eq(y);
-        r = mask.mul(gk);
-        mask.dispose();
-        y.dispose();
+        const count = reduce("sum", mask, axes, true);
+        const share = gk.div(count);
+        r = mask.mul(share);
+        for (const t of [y, mask, count, share]) t.dispose();
         break;
       }
       case "logsumexp": {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The GPU benchmark runner: lzn's kernels and the peers (PyTorch fp32 with TF32 off, jax-js on Deno WebGPU)
+# in one call on one GPU. Each part writes JSON into OUTDIR and prints a table; a failing part is recorded
+# and the rest still run.
+#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers ...]   (default: all)
+# On the lent H200: bash .gpu/setup.sh && bash bench/run_gpu.sh "$OUT"   (carry .gpu, bench/peers/node_modules)
+set -uo pipefail
+out=${1:?usage: bench/run_gpu.sh OUTDIR [parts...]}
+shift
+parts=${*:-core conv latent peers}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"
+mkdir -p "$XDG_RUNTIME_DIR"
+export PYTHONUNBUFFERED=1
+{ date -u +%FT%TZ; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null;
+  deno --version | head -1; } | tee "$out/machine.txt"
+step() { # name, command...
+  local name=$1; shift
+  echo "== $name: $*"
+  local t0=$SECONDS
+  "$@" 2>&1 | tee "$out/$name.log"
+  echo "== $name: exit ${PIPESTATUS[0]}, ${SECONDS}s wall" | tee -a "$out/$name.log"
+}
+for p in $parts; do
+  case $p in
+    core) step core deno run -A bench/gpu_core.ts "$out/core.json" ;;
+    conv) step conv deno run -A bench/gpu_conv.ts "$out/conv.json" ;;
+    latent) step latent deno run -A bench/gpu_latent.ts "$out/latent.json" ;;
+    peers)
+      step torch_core python3 bench/peers/torch_core.py "$out/torch_core.json"
+      step torch_lzn python3 bench/peers/torch_lzn.py "$out/torch_lzn.json"
+      (cd bench/peers && step jax deno run -A jax_matmul.ts "$out/jax.json") ;;
+    *) echo "unknown part $p" ;;
+  esac
+done

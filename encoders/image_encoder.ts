@@ -1,0 +1,217 @@
+/**
+ * The image encoder: a small CNN whose every feature map passes its own latent head, the heads' outputs
+ * summed into the anchor (spec §5.2, at MNIST size: a few conv levels instead of NCSN++'s 21 maps). The
+ * anchor is raw — no normalisation, no tanh. Latents are computed over the batch's anchors with the
+ * DPM-Solver++ flow of spec §1.7 (K = 20), as case studies 1 and 3 do.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { Conv2d, GroupNorm, InitRng, Module, type Tensor, tensor } from "@lzn/tensor";
+import { computeLatents } from "@lzn/latent";
+import { parseConfig } from "./config.ts";
+import { LatentHead } from "./latent_head.ts";
+import type { Encoder, ImageBatch, LatentOptions } from "./types.ts";
+
+/**
+ * The image encoder's config (zod). Defaults give the ~1.5 MFLOP-per-image encoder of the MNIST demo.
+ *
+ * @example
+ * ```ts
+ * import { ImageEncoderConfig } from "@lzn/encoders";
+ * const cfg = ImageEncoderConfig.parse({ latentDim: 32 });
+ * console.log(cfg.channels); // [16, 32, 32]
+ * ```
+ */
+export const ImageEncoderConfig = z.object({
+  /** Latent dimension q. */
+  latentDim: z.number().int().min(1).max(4096),
+  /** Image height = width. */
+  imageSize: z.number().int().min(4).max(1024).default(28),
+  /** Image channels (1 for MNIST). */
+  inChannels: z.number().int().min(1).max(64).default(1),
+  /** Output channels of each 3x3 conv level; each level's map feeds a latent head. */
+  channels: z.array(z.number().int().min(1).max(4096)).min(1).max(16).default([16, 32, 32]),
+  /** Stride of each level's conv (1 or 2), same length as `channels`. */
+  strides: z.array(z.union([z.literal(1), z.literal(2)])).min(1).max(16).default([2, 2, 1]),
+  /** GroupNorm groups; must divide every entry of `channels`. */
+  groups: z.number().int().min(1).default(4),
+  /** Channels of each head's 1x1 conv (the release: 20). */
+  headChannels: z.number().int().min(1).max(1024).default(4),
+  /** Hidden units of each head (the release: 200). */
+  headHidden: z.number().int().min(1).max(16384).default(64),
+  /** Linear layers per head, >= 2 (the release: 2). */
+  headLayers: z.number().int().min(2).max(8).default(2),
+  /** Latent flow used for image latents. */
+  latentSolver: z.enum(["dpm++3m", "euler"]).default("dpm++3m"),
+  /** Steps of that flow (the release: 20). */
+  latentSteps: z.number().int().min(1).max(1000).default(20),
+  /** Seed of the parameter initialisation. */
+  seed: z.number().int().min(0).max(2 ** 31).default(0),
+}).strict().superRefine((cfg, ctx) => {
+  if (cfg.strides.length !== cfg.channels.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["strides"],
+      message: `needs one stride per conv level: ${cfg.channels.length} (channels has ${cfg.channels.length})`,
+    });
+  }
+  cfg.channels.forEach((c, i) => {
+    if (c % cfg.groups !== 0) {
+      ctx.addIssue({ code: "custom", path: ["channels", i], message: `${c} is not divisible by groups (${cfg.groups})` });
+    }
+  });
+});
+
+/** The image encoder config after defaults are filled in. */
+export type ImageEncoderConfig = z.output<typeof ImageEncoderConfig>;
+/** What a caller may pass (defaults optional). */
+export type ImageEncoderConfigInput = z.input<typeof ImageEncoderConfig>;
+
+/**
+ * Spatial sizes of the feature maps of a config (a 3x3 conv with padding 1 and stride s maps r to
+ * `floor((r - 1) / s) + 1`).
+ *
+ * @example
+ * ```ts
+ * import { featureResolutions, ImageEncoderConfig } from "@lzn/encoders";
+ * console.log(featureResolutions(ImageEncoderConfig.parse({ latentDim: 8 }))); // [14, 7, 7]
+ * ```
+ */
+export function featureResolutions(cfg: ImageEncoderConfig): number[] {
+  let r = cfg.imageSize;
+  return cfg.strides.map((s) => (r = Math.floor((r - 1) / s) + 1));
+}
+
+/**
+ * Multiply-adds x 2 of one image's forward pass (convs, heads), to size models against a compute budget.
+ *
+ * @example
+ * ```ts
+ * import { encoderFlops, ImageEncoderConfig } from "@lzn/encoders";
+ * console.log(encoderFlops(ImageEncoderConfig.parse({ latentDim: 32 })) / 1e6); // ~1.7 (MFLOP)
+ * ```
+ */
+export function encoderFlops(cfg: ImageEncoderConfig): number {
+  const res = featureResolutions(cfg);
+  let cin = cfg.inChannels, flops = 0;
+  cfg.channels.forEach((c, i) => {
+    const px = res[i] * res[i];
+    flops += 2 * px * c * cin * 9 + 2 * px * cfg.headChannels * c + 2 * px * cfg.headChannels * cfg.headHidden +
+      2 * cfg.headHidden * cfg.headHidden * (cfg.headLayers - 2) + 2 * cfg.headHidden * cfg.latentDim;
+    cin = c;
+  });
+  return flops;
+}
+
+/** One conv level: conv3x3 -> GroupNorm -> SiLU. */
+class ConvLevel extends Module {
+  conv: Conv2d;
+  norm: GroupNorm;
+  constructor(cin: number, cout: number, stride: number, groups: number, rng: InitRng) {
+    super();
+    this.conv = new Conv2d(cin, cout, 3, { stride, padding: 1, rng });
+    this.norm = new GroupNorm(groups, cout);
+  }
+  forward(x: Tensor): Tensor {
+    return this.norm.forward(this.conv.forward(x)).silu();
+  }
+}
+
+/**
+ * The image encoder (a `Module`: its parameters are `levels.*` and `heads.*`).
+ *
+ * @example
+ * ```ts
+ * import { ImageEncoder } from "@lzn/encoders";
+ * const enc = new ImageEncoder({ latentDim: 32 });
+ * const batch = { images: new Float32Array(4 * 784).fill(-1), count: 4 };
+ * const anchors = enc.anchors(batch); // [4, 32]
+ * const latents = enc.latents(batch, { tau: 1, seed: 7 }); // [4, 32], zone samples over the 4 anchors
+ * ```
+ */
+export class ImageEncoder extends Module implements Encoder<ImageBatch> {
+  /** The validated config. */
+  readonly config: ImageEncoderConfig;
+  /** Conv levels, in order. */
+  levels: ConvLevel[];
+  /** One latent head per level. */
+  heads: LatentHead[];
+
+  /** Builds the encoder; throws a `ConfigError` listing every problem of a bad config. */
+  constructor(config: ImageEncoderConfigInput) {
+    super();
+    this.config = parseConfig(ImageEncoderConfig, config, "image encoder config");
+    const cfg = this.config;
+    const rng = new InitRng(cfg.seed);
+    const res = featureResolutions(cfg);
+    this.levels = cfg.channels.map((c, i) =>
+      new ConvLevel(i === 0 ? cfg.inChannels : cfg.channels[i - 1], c, cfg.strides[i], cfg.groups, rng)
+    );
+    this.heads = cfg.channels.map((c, i) =>
+      new LatentHead({
+        channels: c,
+        resolution: res[i],
+        headChannels: cfg.headChannels,
+        hidden: cfg.headHidden,
+        layers: cfg.headLayers,
+        latentDim: cfg.latentDim,
+        rng,
+      })
+    );
+  }
+
+  /** Latent dimension q. */
+  get latentDim(): number {
+    return this.config.latentDim;
+  }
+
+  /** `x [N, C, H, W]` (values in [-1, 1]) -> anchors `[N, q]`: the sum of every level's head. */
+  forward(x: Tensor): Tensor {
+    let h = x;
+    let anchor: Tensor | undefined;
+    this.levels.forEach((level, i) => {
+      h = level.forward(h);
+      const part = this.heads[i].forward(h);
+      anchor = anchor ? anchor.add(part) : part;
+    });
+    return anchor!;
+  }
+
+  /** Uploads a host batch as `[N, C, H, W]`, checking its size. */
+  toTensor(batch: ImageBatch): Tensor {
+    const { imageSize: s, inChannels: c } = this.config;
+    if (batch.images.length !== batch.count * c * s * s) {
+      throw new Error(
+        `image encoder: a batch of ${batch.count} images of ${c}x${s}x${s} needs ${batch.count * c * s * s} ` +
+          `values, got ${batch.images.length}`,
+      );
+    }
+    return tensor(batch.images, [batch.count, c, s, s]);
+  }
+
+  /** Anchors `[n, q]` of a host batch. */
+  anchors(batch: ImageBatch): Tensor {
+    return this.forward(this.toTensor(batch));
+  }
+
+  /** Latents `[n, q]`: the batch's anchors are the anchor set of the flow (spec §8, minibatch approximation). */
+  latents(batch: ImageBatch, opts: LatentOptions = {}): Tensor {
+    return this.latentsOf(this.anchors(batch), opts);
+  }
+
+  /** Latents of already computed anchors (differentiable in them). */
+  latentsOf(anchors: Tensor, opts: LatentOptions = {}): Tensor {
+    return computeLatents(anchors, {
+      solver: this.config.latentSolver,
+      steps: this.config.latentSteps,
+      tau: opts.tau ?? 1,
+      seed: opts.seed ?? 0,
+    });
+  }
+
+  /** Number of images in a batch. */
+  count(batch: ImageBatch): number {
+    return batch.count;
+  }
+}
