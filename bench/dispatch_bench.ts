@@ -1,8 +1,8 @@
 /**
  * `deno bench` for the host cost of one dispatch: many tiny dispatches recorded into one encoder / compute
- * pass then one flush + `onSubmittedWorkDone`, against one submit per dispatch, and tiny tensor ops (which add
- * tensor allocation and a params slot to the raw dispatch). Per-dispatch cost = reported time / count (in
- * the bench name). `LZN_BENCH_SCALE`: `small` (200) or `full` (8000, under the recorder's auto-flush
+ * pass then one flush + `onSubmittedWorkDone`, against one submit per dispatch, and tiny tensor ops (which
+ * add tensor allocation and a params slot to the raw dispatch). Per-dispatch cost = reported time / count
+ * (in the bench name). `LZN_BENCH_SCALE`: `small` (200) or `full` (8000, under the recorder's auto-flush
  * threshold so one encoder holds them all); default `small` on a CPU adapter, `full` on a GPU.
  *
  * Run: `deno bench --allow-env bench/dispatch_bench.ts`

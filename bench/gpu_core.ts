@@ -69,14 +69,26 @@ function median(xs: number[]): number {
 }
 
 /** Median milliseconds per launch: `launch()` records one launch; R chained per sample, then synchronize. */
+/**
+ * Per-launch time in ms: each sample times `r` chained launches + one wait and `2r` launches + one wait, and
+ * takes the difference over `r`. The wait itself (a queue round trip, ~11 ms on Deno) cancels out, so small
+ * kernels are not charged for it. `r` grows until `r` launches take at least ~20 ms.
+ */
 async function time(launch: () => void, r = reps, s = samples): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < s + 2; i++) {
+  const run = async (n: number) => {
     await synchronize();
     const t0 = performance.now();
-    for (let k = 0; k < r; k++) launch();
+    for (let k = 0; k < n; k++) launch();
     await synchronize();
-    if (i >= 2) out.push((performance.now() - t0) / r);
+    return performance.now() - t0;
+  };
+  await run(r); // warm-up: compile and allocate
+  while (r < 100000 && (await run(r)) - (await run(0)) < 20) r *= 2;
+  const out: number[] = [];
+  for (let i = 0; i < s; i++) {
+    const one = await run(r);
+    const two = await run(2 * r);
+    out.push((two - one) / r);
   }
   return out;
 }
@@ -101,7 +113,7 @@ interface MatmulCase {
   path?: MatmulPath;
 }
 
-/** One element of a tensor. Reads a 16-byte window that ends inside the tensor (readBuffer copies >= 16 bytes). */
+/** One element of a tensor, read through a 16-byte window inside it (readBuffer copies >= 16 bytes). */
 async function readFloat(t: Tensor, i: number): Promise<number> {
   const start = Math.max(0, Math.min(i - 3, t.size - 4));
   const bytes = await readBuffer(t.buffer, start * 4, 16);

@@ -13,17 +13,7 @@ import { parseConfig } from "./config.ts";
 import { LatentHead } from "./latent_head.ts";
 import type { Encoder, ImageBatch, LatentOptions } from "./types.ts";
 
-/**
- * The image encoder's config (zod). Defaults give the ~1.5 MFLOP-per-image encoder of the MNIST demo.
- *
- * @example
- * ```ts
- * import { ImageEncoderConfig } from "@lzn/encoders";
- * const cfg = ImageEncoderConfig.parse({ latentDim: 32 });
- * console.log(cfg.channels); // [16, 32, 32]
- * ```
- */
-export const ImageEncoderConfig = z.object({
+const Fields = z.object({
   /** Latent dimension q. */
   latentDim: z.number().int().min(1).max(4096),
   /** Image height = width. */
@@ -48,7 +38,12 @@ export const ImageEncoderConfig = z.object({
   latentSteps: z.number().int().min(1).max(1000).default(20),
   /** Seed of the parameter initialisation. */
   seed: z.number().int().min(0).max(2 ** 31).default(0),
-}).strict().superRefine((cfg, ctx) => {
+}).strict();
+
+function checkLevels(
+  cfg: { channels: number[]; strides: number[]; groups: number },
+  ctx: z.RefinementCtx,
+): void {
   if (cfg.strides.length !== cfg.channels.length) {
     ctx.addIssue({
       code: "custom",
@@ -61,7 +56,31 @@ export const ImageEncoderConfig = z.object({
       ctx.addIssue({ code: "custom", path: ["channels", i], message: `${c} is not divisible by groups (${cfg.groups})` });
     }
   });
-});
+}
+
+/**
+ * The image encoder's config (zod). Defaults give the ~1.6 MFLOP-per-image encoder of the MNIST demo.
+ *
+ * @example
+ * ```ts
+ * import { ImageEncoderConfig } from "@lzn/encoders";
+ * const cfg = ImageEncoderConfig.parse({ latentDim: 32 });
+ * console.log(cfg.channels); // [16, 32, 32]
+ * ```
+ */
+export const ImageEncoderConfig = Fields.superRefine(checkLevels);
+
+/**
+ * The image encoder's architecture without the latent dimension, for recipes that set q once for every
+ * part of a latent space.
+ *
+ * @example
+ * ```ts
+ * import { ImageEncoderArchitecture } from "@lzn/encoders";
+ * console.log(ImageEncoderArchitecture.parse({}).strides); // [2, 2, 1]
+ * ```
+ */
+export const ImageEncoderArchitecture = Fields.omit({ latentDim: true }).superRefine(checkLevels);
 
 /** The image encoder config after defaults are filled in. */
 export type ImageEncoderConfig = z.output<typeof ImageEncoderConfig>;

@@ -20,6 +20,7 @@ export {
   encoderFlops,
   featureResolutions,
   ImageEncoder,
+  ImageEncoderArchitecture,
   ImageEncoderConfig,
   type ImageEncoderConfigInput,
 } from "./image_encoder.ts";

@@ -33,7 +33,15 @@ export { avgPool2d, upsampleNearest2d } from "./ops/pool.ts";
 export { groupNorm } from "./ops/norm.ts";
 export { isParameter, type Layer, type LoadOptions, Module, parameter } from "./nn/module.ts";
 export { loadState, type LoadStateOptions } from "./nn/state.ts";
-export { defaultInitRng, fans, InitRng, type InitScheme, initValues, seedInit, uniformValues } from "./nn/init.ts";
+export {
+  defaultInitRng,
+  fans,
+  InitRng,
+  type InitScheme,
+  initValues,
+  seedInit,
+  uniformValues,
+} from "./nn/init.ts";
 export { Linear, type LinearOptions } from "./nn/linear.ts";
 export { Conv2d, type Conv2dLayerOptions } from "./nn/conv2d.ts";
 export { GroupNorm, type GroupNormLayerOptions } from "./nn/groupnorm.ts";

@@ -234,7 +234,8 @@ const staging: GPUBuffer[] = [];
  * ```
  */
 export async function readBuffer(src: PooledBuffer, byteOffset: number, bytes: number): Promise<Uint8Array> {
-  const size = Math.max(16, alignUp(bytes, 4));
+  // Copy exactly the (4-aligned) bytes asked for: padding the copy could run past the end of the source.
+  const size = Math.max(4, alignUp(bytes, 4));
   const { device } = gpu();
   const idx = staging.findIndex((s) => s.size >= size);
   const stage = idx >= 0 ? staging.splice(idx, 1)[0] : device.createBuffer({

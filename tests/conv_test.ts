@@ -56,7 +56,7 @@ function convRef(c: Case, x: Float64Array, w: Float64Array, b?: Float64Array): F
   const [HO, WO] = outSize(c);
   const y = new Float64Array(c.N * c.CO * HO * WO);
   eachTap(c, (yi, xi, wi) => (y[yi] += x[xi] * w[wi]));
-  if (b) for (let i = 0; i < y.length; i++) y[i] += b[Math.floor(i / (HO * WO)) % c.CO];
+  if (b) { for (let i = 0; i < y.length; i++) y[i] += b[Math.floor(i / (HO * WO)) % c.CO]; }
   return y;
 }
 
@@ -114,7 +114,18 @@ function convVjpRef(c: Case, x: Float64Array, w: Float64Array, g: Float64Array) 
 const bigCases: [string, Case][] = [
   ["several m and c tiles (Cout 70)", { ...base, N: 3, CI: 20, H: 13, W: 13, CO: 70 }],
   ["split-K weight gradient", { ...base, N: 4, CI: 4, H: 12, W: 12, CO: 8 }],
-  ["Cout 24, stride 2, 5x5 kernel", { ...base, N: 2, CI: 6, H: 11, W: 10, CO: 24, KH: 5, KW: 5, stride: [2, 2], pad: [2, 2] }],
+  ["Cout 24, stride 2, 5x5 kernel", {
+    ...base,
+    N: 2,
+    CI: 6,
+    H: 11,
+    W: 10,
+    CO: 24,
+    KH: 5,
+    KW: 5,
+    stride: [2, 2],
+    pad: [2, 2],
+  }],
   ["1x1 projection 64 -> 40", { ...base, N: 2, CI: 64, H: 6, W: 6, CO: 40, KH: 1, KW: 1, pad: [0, 0] }],
 ];
 

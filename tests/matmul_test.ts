@@ -119,6 +119,7 @@ Deno.test("matmul forward: fused bias and split-K", async () => {
   await checkForward([20, 300], [300, 24], { path: "tile64", splitK: 3 });
   await checkForward([301, 20], [301, 22], { transA: true, path: "tile64", splitK: 4 }, 22);
   await checkForward([2, 20, 100], [2, 100, 24], { path: "tile128", splitK: 2 });
+  await checkForward([20, 96], [96, 24], { path: "tile64", splitK: 2 }); // chunks end exactly at K
 });
 
 Deno.test("matmul plan: sizes choose the kernel", () => {
@@ -194,8 +195,8 @@ Deno.test("matmul errors: inner dims, 1-D operands, batch, bias", () => {
 Deno.test("matmul: kernels cached per shape, no leaked buffers", async () => {
   const a = fromF64(randArray(3 * 20 * 12, 9), [3, 20, 12], true);
   const w = fromF64(randArray(12 * 10, 10), [10, 12], true);
-  const run = () => {
-    const y = matmul(a, w, { transB: true });
+  const run = (opts: MatmulOptions = {}) => {
+    const y = matmul(a, w, { transB: true, ...opts });
     const loss = y.sum();
     loss.backward();
     for (const t of [y, loss, a.grad, w.grad]) t?.dispose();
@@ -204,8 +205,9 @@ Deno.test("matmul: kernels cached per shape, no leaked buffers", async () => {
   };
   run();
   const kernels = compiledKernelCount();
-  await assertNoLeak(run, "matmul forward + backward");
+  await assertNoLeak(() => run(), "matmul forward + backward");
   assert.equal(compiledKernelCount(), kernels, "a repeated shape compiles nothing new");
+  await assertNoLeak(() => run({ path: "tile64", splitK: 2 }), "split-K matmul forward + backward");
   a.dispose();
   w.dispose();
 });

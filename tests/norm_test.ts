@@ -45,7 +45,9 @@ for (const [name, shape, groups, affine] of cases) {
   Deno.test(`groupNorm forward and backward: ${name}`, async () => {
     const n = shape.reduce((a, b) => a * b, 1), C = shape[1];
     const inputs = [{ shape, data: randArray(n, 21, -2, 2) }];
-    if (affine) inputs.push({ shape: [C], data: randArray(C, 22, 0.5, 1.5) }, { shape: [C], data: randArray(C, 23) });
+    if (affine) {
+      inputs.push({ shape: [C], data: randArray(C, 22, 0.5, 1.5) }, { shape: [C], data: randArray(C, 23) });
+    }
     await checkGrad(
       (xs) => groupNorm(xs[0], groups, xs[1], xs[2]),
       (xs) => groupNormRef(xs[0], shape, groups, xs[1], xs[2]),

@@ -33,17 +33,25 @@ function upsampleRef(x: Float64Array, shape: number[], f: number): Float64Array 
   const y = new Float64Array(P * H * f * W * f);
   for (let p = 0; p < P; p++) {
     for (let i = 0; i < H * f; i++) {
-      for (let j = 0; j < W * f; j++) y[(p * H * f + i) * W * f + j] = x[(p * H + Math.floor(i / f)) * W + Math.floor(j / f)];
+      for (let j = 0; j < W * f; j++) {
+        y[(p * H * f + i) * W * f + j] = x[(p * H + Math.floor(i / f)) * W + Math.floor(j / f)];
+      }
     }
   }
   return y;
 }
 
-const poolCases: [number[], number][] = [[[2, 3, 6, 6], 2], [[2, 3, 7, 5], 2], [[1, 2, 9, 7], 3], [[4, 6, 4], 2]];
+const poolCases: [number[], number][] = [[[2, 3, 6, 6], 2], [[2, 3, 7, 5], 2], [[1, 2, 9, 7], 3], [
+  [4, 6, 4],
+  2,
+]];
 for (const [shape, k] of poolCases) {
   Deno.test(`avgPool2d k=${k} on [${shape}]`, async () => {
     const n = shape.reduce((a, b) => a * b, 1);
-    await checkGrad((xs) => avgPool2d(xs[0], k), (xs) => avgPoolRef(xs[0], shape, k), [{ shape, data: randArray(n, 3) }]);
+    await checkGrad((xs) => avgPool2d(xs[0], k), (xs) => avgPoolRef(xs[0], shape, k), [{
+      shape,
+      data: randArray(n, 3),
+    }]);
   });
 }
 

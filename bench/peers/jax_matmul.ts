@@ -150,6 +150,8 @@ for (const n of sizes) {
         Object.assign(entry, {
           median_ms: med,
           tflops: (2 * n ** 3) / (med * 1e-3) / 1e12,
+          // the same samples without subtracting the sync round trip (sync amortised over `reps` calls)
+          tflops_sync_not_subtracted: (2 * n ** 3) / ((med + syncMs / reps) * 1e-3) / 1e12,
           min_ms: Math.min(...samples),
           samples_ms: samples,
           reps,

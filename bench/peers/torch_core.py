@@ -15,6 +15,7 @@ Shapes (NCHW, fp32, contiguous):
   conv_b128_c128_32x32_k3  batch 128, 128 -> 128 channels, 32x32, 3x3 pad 1 (NCSN++ CIFAR-10 top level, ch=128)
   conv_b256_c256_14x14_k3  batch 256, 256 -> 256 channels, 14x14, 3x3 pad 1 (ResNet-50 stage-3 3x3 conv)
 cudnn.benchmark is ON (cuDNN picks its fastest algorithm during warm-up), which is the fair peer setting.
+Conv TFLOP/s are "effective" (direct-conv flop count): cuDNN may use Winograd/FFT, which can exceed fp32 peak.
 
 Writes a JSON list of {name, shape, median_ms, tflops, ...}; a failing case is recorded with "error"
 and the script continues.
@@ -166,7 +167,9 @@ def main():
         flops = 2 * n * cout * ho * wo * cin * k * k
         bench(f"conv_b{n}_c{cin}_{h}x{w}_k{k}", {"N": n, "Cin": cin, "Cout": cout, "H": h, "W": w, "k": k,
                                                  "pad": pad}, flops, conv_case(n, cin, cout, h, w, k, pad),
-              {"op": "conv2d fwd NCHW, no bias"})
+              {"op": "conv2d fwd NCHW, no bias",
+               "note": "TFLOP/s counts direct-convolution flops; cuDNN (benchmark mode) may pick Winograd/FFT "
+                       "algorithms that do fewer multiplies, so this 'effective' rate can exceed the fp32 peak"})
     write(out)
     print(f"# wrote {out}")
 

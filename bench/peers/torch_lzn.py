@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch peer for the LZN latent computation (lzn-spec.md §1.3-1.7, §3.1, §4; design.md §5, §8).
 
-Usage:  python3 bench/peers/torch_lzn.py OUT.json [--budget SECONDS]   (default budget 220 s, then skip)
+Usage:  python3 bench/peers/torch_lzn.py OUT.json [--budget SECONDS] [--verify-only]
+        (default budget 220 s from start; cases not started by then are recorded as skipped)
 
 Forward (anchor -> Gaussian) Euler latent flow, spec §1.5, with the anchors as their own anchor set
 (b = N = n):  h = (1-eps)/K, t = eps = 1e-4, x = eps*noise + (1-eps)*a, K times x += h*v(x,t), t += h.
@@ -50,9 +51,18 @@ def main():
         budget = float(sys.argv[sys.argv.index("--budget") + 1])
     report = {"meta": {}, "verification": {}, "results": []}
 
+    def clean(o):  # strict JSON: non-finite floats become strings ("NaN", "Infinity", "-Infinity")
+        if isinstance(o, float) and not math.isfinite(o):
+            return "NaN" if o != o else ("Infinity" if o > 0 else "-Infinity")
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        return o
+
     def write():
         with open(out, "w") as f:
-            json.dump(report, f, indent=2)
+            json.dump(clean(report), f, indent=2, allow_nan=False)
 
     try:
         import torch
@@ -237,6 +247,10 @@ def main():
         gc.collect()
         torch.cuda.empty_cache()
 
+    def worst(vals):
+        vals = [float(v) for v in vals]
+        return math.inf if any(not math.isfinite(v) for v in vals) else max(vals)
+
     def rel(a, b):
         return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
 
@@ -262,40 +276,79 @@ def main():
     print("# sdpa backend:", sdpa_state["backend"], flush=True)
     cleanup()
 
+    # Forms a/b/c against each other and against a float64 release-style reference, at (n,q)=(2000,200).
+    # Two regimes: anchors ~ N(0,I) (well separated: posteriors one-hot, latents ~ noise, d latents/d anchors ~ 0,
+    # so relative gradient differences there are noise over noise), and anchors ~ 0.05*N(0,I) (posteriors mix at
+    # moderate t, so gradients are non-trivial).  fp32 floor: the first step divides (x - Abar) by t = eps = 1e-4,
+    # which amplifies fp32 rounding of x and Abar (~1e-7 relative) by 1e4, so every fp32 form sits ~1e-4..1e-3
+    # (relative) away from float64; we report each form against float64 and pairwise.
+    ver["note"] = ("rel = max|x - ref| / max|ref|. fp32 floor at eps=1e-4: the first step divides (x - Abar) by t=1e-4, "
+                   "amplifying fp32 rounding by 1e4. SDPA backward recomputes logits ~(1-t)/t^2 * x.A ~ 1e8-1e10 and "
+                   "subtracts the forward's logsumexp; fp32 rounding of that difference can overflow exp -> inf/NaN "
+                   "or garbage gradients at t=1e-4, so its gradient is also checked at eps=1e-2.")
+    forms = ("release", "matmul", "sdpa")
+    Kf, Kg = 4, 2
+    for label, scale in (("anchors_randn", 1.0), ("anchors_0.05randn", 0.05)):
+        res = {"n": 2000, "q": 200, "anchor_scale": scale, "K_fwd": Kf, "K_grad": Kg, "eps": 1e-4}
+        ver[label] = res
+        try:
+            anchors, noise, cot = make_inputs(2000, 200, 1)
+            anchors = anchors * scale
+            with torch.no_grad():
+                z64 = euler_forward("release", anchors.double(), noise.double(), Kf)
+                zs = {f: euler_forward(f, anchors, noise, Kf) for f in forms}
+            for f in forms:
+                res[f"fwd_{f}_vs_f64"] = rel(zs[f].double(), z64)
+            res["fwd_matmul_vs_release"] = rel(zs["matmul"], zs["release"])
+            res["fwd_sdpa_vs_release"] = rel(zs["sdpa"], zs["release"])
+            res["fwd_sdpa_vs_matmul"] = rel(zs["sdpa"], zs["matmul"])
+            res["fwd_f64_absmax"] = float(z64.abs().max())
+            del z64, zs
+            cleanup()
+            for eps_g in (1e-4, 1e-2):
+                sfx = "" if eps_g == 1e-4 else "_eps1e-2"
+                a64 = anchors.double().requires_grad_(True)
+                z = euler_forward("release", a64, noise.double(), Kg, eps=eps_g)
+                g64 = torch.autograd.grad((z * cot.double()).sum(), [a64])[0]
+                del a64, z
+                res[f"grad_f64_absmax{sfx}"] = float(g64.abs().max())
+                for f in forms:
+                    if eps_g != 1e-4 and f == "release":
+                        continue
+                    a = anchors.clone().requires_grad_(True)
+                    z = euler_forward(f, a, noise, Kg, eps=eps_g)
+                    g = torch.autograd.grad((z * cot).sum(), [a])[0]
+                    res[f"grad_{f}_vs_f64{sfx}"] = rel(g.double(), g64)
+                    del a, z, g
+                del g64
+                cleanup()
+        except Exception as e:  # noqa: BLE001
+            res["error"] = "OOM" if is_oom(e) else traceback.format_exc(limit=4)
+            print(f"# verify {label} failed:", repr(e)[:200], flush=True)
+        cleanup()
+        print(f"# verify {label} (2000,200) fwd K={Kf} rel vs f64: " + " ".join(
+            f"{f} {res.get(f'fwd_{f}_vs_f64', float('nan')):.1e}" for f in forms)
+            + f"; pairwise matmul-release {res.get('fwd_matmul_vs_release', float('nan')):.1e} sdpa-release "
+            f"{res.get('fwd_sdpa_vs_release', float('nan')):.1e}", flush=True)
+        print(f"#   grad K={Kg} rel vs f64 (|g|max {res.get('grad_f64_absmax', float('nan')):.1e}): " + " ".join(
+            f"{f} {res.get(f'grad_{f}_vs_f64', float('nan')):.1e}" for f in forms)
+            + f"; at eps=1e-2: matmul {res.get('grad_matmul_vs_f64_eps1e-2', float('nan')):.1e} sdpa "
+            f"{res.get('grad_sdpa_vs_f64_eps1e-2', float('nan')):.1e}", flush=True)
     try:
-        Kv = 4
-        anchors, noise, cot = make_inputs(2000, 200, 1)
-        with torch.no_grad():
-            z_rel = euler_forward("release", anchors, noise, Kv)
-            z_mm = euler_forward("matmul", anchors, noise, Kv)
-            z_sd = euler_forward("sdpa", anchors, noise, Kv)
-        ver["euler_fwd"] = {"n": 2000, "q": 200, "K": Kv,
-                            "matmul_vs_release_rel_maxdiff": rel(z_mm, z_rel),
-                            "sdpa_vs_release_rel_maxdiff": rel(z_sd, z_rel),
-                            "sdpa_vs_matmul_rel_maxdiff": rel(z_sd, z_mm),
-                            "latent_absmax": float(z_rel.abs().max())}
-        del z_rel, z_mm, z_sd
-        grads = {}
-        for form in ("release", "matmul", "sdpa"):
-            a = anchors.clone().requires_grad_(True)
-            z = euler_forward(form, a, noise, 2)
-            grads[form] = torch.autograd.grad((z * cot).sum(), [a])[0]
-            del a, z
-        ver["euler_grad"] = {"n": 2000, "q": 200, "K": 2,
-                             "matmul_vs_release_rel_maxdiff": rel(grads["matmul"], grads["release"]),
-                             "sdpa_vs_release_rel_maxdiff": rel(grads["sdpa"], grads["release"])}
-        del grads
-        ok = max(ver["euler_fwd"]["matmul_vs_release_rel_maxdiff"], ver["euler_fwd"]["sdpa_vs_release_rel_maxdiff"],
-                 ver["euler_grad"]["matmul_vs_release_rel_maxdiff"], ver["euler_grad"]["sdpa_vs_release_rel_maxdiff"])
-        ver["forms_agree_1e-3"] = ok < 1e-3
-        print(f"# verify (2000,200): fwd K={Kv} max rel diff matmul {ver['euler_fwd']['matmul_vs_release_rel_maxdiff']:.2e}"
-              f" sdpa {ver['euler_fwd']['sdpa_vs_release_rel_maxdiff']:.2e}; grad K=2 matmul "
-              f"{ver['euler_grad']['matmul_vs_release_rel_maxdiff']:.2e} sdpa "
-              f"{ver['euler_grad']['sdpa_vs_release_rel_maxdiff']:.2e}", flush=True)
+        fwd_all = [ver[k][f"fwd_{f}_vs_f64"] for k in ("anchors_randn", "anchors_0.05randn") for f in forms]
+        ver["max_fwd_rel_vs_f64"] = worst(fwd_all)
+        ver["max_fwd_rel_pairwise"] = worst([ver[k][p] for k in ("anchors_randn", "anchors_0.05randn")
+                                             for p in ("fwd_matmul_vs_release", "fwd_sdpa_vs_release",
+                                                       "fwd_sdpa_vs_matmul")])
+        ver["fwd_forms_agree_within_5e-3"] = ver["max_fwd_rel_pairwise"] < 5e-3
+        g = ver["anchors_0.05randn"]
+        ver["grad_release_matmul_agree_within_1e-3"] = worst([g["grad_release_vs_f64"], g["grad_matmul_vs_f64"]]) < 1e-3
+        print(f"# verify: max fwd rel diff between forms {ver['max_fwd_rel_pairwise']:.2e}, vs f64 "
+              f"{ver['max_fwd_rel_vs_f64']:.2e}", flush=True)
     except Exception as e:  # noqa: BLE001
-        ver["euler_error"] = "OOM" if is_oom(e) else traceback.format_exc(limit=4)
-        print("# verify euler failed:", repr(e)[:200], flush=True)
+        ver["summary_error"] = repr(e)[:300]
     cleanup()
+    write()
 
     try:  # DPM sanity: one anchor => D == a, so the state stays on the segment (1-t)a + t n
         g = gen(3)
@@ -331,6 +384,12 @@ def main():
         ver["align_error"] = "OOM" if is_oom(e) else traceback.format_exc(limit=4)
     cleanup()
     write()
+
+    if "--verify-only" in sys.argv:
+        report["meta"]["total_s"] = time.perf_counter() - T_START
+        write()
+        print(f"# --verify-only: wrote {out}", flush=True)
+        return
 
     # ------------------------------------------------------------------ timing harness
     print(f"{'case':<34} {'mode':<8} {'median ms':>11} {'TFLOP/s':>9} {'peak GiB':>9}  status", flush=True)

@@ -25,7 +25,7 @@
  */
 import { record } from "../autograd.ts";
 import { gpu } from "../device.ts";
-import { bindings, kernel, type Kernel } from "../kernel.ts";
+import { bindings, type Kernel, kernel } from "../kernel.ts";
 import type { PooledBuffer } from "../pool.ts";
 import { dispatch } from "../recorder.ts";
 import { Tensor } from "../tensor.ts";
@@ -137,7 +137,9 @@ function gemmWgsl(g: GemmSpec): string {
   }
   const acc = (i: number, j: number) => `acc${i}_${j}`;
   const accDecl: string[] = [], fmas: string[] = [];
-  for (let i = 0; i < TM / 4; i++) for (let j = 0; j < TN; j++) accDecl.push(`var ${acc(i, j)} = vec4f(0.0);`);
+  for (let i = 0; i < TM / 4; i++) {
+    for (let j = 0; j < TN; j++) accDecl.push(`var ${acc(i, j)} = vec4f(0.0);`);
+  }
   for (let kk = 0; kk < BK; kk++) {
     const body: string[] = [];
     for (let i = 0; i < TM / 4; i++) body.push(`let a${i} = As[${kk * MG + i * TX}u + tx];`);
@@ -158,7 +160,11 @@ function gemmWgsl(g: GemmSpec): string {
       if (vecStore) stores.push(`if (m < ${g.M}u && ${c} < ${g.C}u) { ${g.store4!("m", c, acc(i, j))} }`);
       else {
         for (let q = 0; q < 4; q++) {
-          stores.push(`if (m + ${q}u < ${g.M}u && ${c} < ${g.C}u) { ${g.store(`(m + ${q}u)`, c, `${acc(i, j)}.${COMP[q]}`)} }`);
+          stores.push(
+            `if (m + ${q}u < ${g.M}u && ${c} < ${g.C}u) { ${
+              g.store(`(m + ${q}u)`, c, `${acc(i, j)}.${COMP[q]}`)
+            } }`,
+          );
         }
       }
     }
@@ -252,7 +258,7 @@ fn xAt(p: Pix, q: Tap) -> f32 {
 
 function forwardSpec(g: Geom, hasBias: boolean): GemmSpec {
   const HOWO = g.HO * g.WO, K = g.CI * g.KH * g.KW;
-  const vec = HOWO % 4 === 0;
+  const vec = HOWO % 4 === 0, tile = pickTile(g.CO);
   const list: [string, "read" | "read_write", string][] = [["X", "read", "f32"], ["Wt", "read", "f32"]];
   if (hasBias) list.push(["Bias", "read", "f32"]);
   list.push(["Y", "read_write", vec ? "vec4f" : "f32"]);
@@ -263,8 +269,8 @@ function forwardSpec(g: Geom, hasBias: boolean): GemmSpec {
     M: g.N * HOWO,
     C: g.CO,
     K,
-    tile: pickTile(g.CO),
-    kChunk: Math.ceil(K / 8) * 8,
+    tile,
+    kChunk: Math.max(1, Math.ceil(K / tile.BK)) * tile.BK,
     splits: 1,
     aAlongK: false,
     src: `${bindings(list)}
@@ -277,7 +283,9 @@ fn colB(c: u32) -> i32 { return select(-1, i32(c * ${K}u), c < ${g.CO}u); }`,
     bArray: "Wt",
     storage: list.map((l) => l[1]),
     store: (m, c, v) => `Y[${at(m, c)}] = ${v}${b(c)};`,
-    store4: vec ? (m, c, v) => `Y[(${at(m, c)}) / 4u] = ${v}${hasBias ? ` + vec4f(Bias[${c}])` : ""};` : undefined,
+    store4: vec
+      ? (m, c, v) => `Y[(${at(m, c)}) / 4u] = ${v}${hasBias ? ` + vec4f(Bias[${c}])` : ""};`
+      : undefined,
   };
 }
 
@@ -292,7 +300,7 @@ function dxSpec(g: Geom, ph: number, pw: number): GemmSpec {
   const dh = (ph + g.PH - rf) / g.SH, dw = (pw + g.PW - sf) / g.SW;
   const HOWO = g.HO * g.WO, KHKW = g.KH * g.KW, K = g.CO * RP * SP, M = g.N * HP * WP;
   const whole = g.SH === 1 && g.SW === 1;
-  const vec = whole && (g.H * g.W) % 4 === 0;
+  const vec = whole && (g.H * g.W) % 4 === 0, tile = pickTile(g.CI);
   const list: [string, "read" | "read_write", string][] = [
     ["G", "read", "f32"],
     ["Wt", "read", "f32"],
@@ -308,8 +316,8 @@ function dxSpec(g: Geom, ph: number, pw: number): GemmSpec {
     M,
     C: g.CI,
     K,
-    tile: pickTile(g.CI),
-    kChunk: Math.max(8, Math.ceil(K / 8) * 8),
+    tile,
+    kChunk: Math.max(1, Math.ceil(K / tile.BK)) * tile.BK,
     splits: 1,
     aAlongK: false,
     src: `${bindings(list)}
@@ -334,7 +342,9 @@ fn atA(a: RowA, b: ColA) -> f32 {
 fn rowB(k: u32) -> i32 {
   if (k >= ${K}u) { return -1; }
   let co = k / ${Math.max(1, RP * SP)}u; let t = k % ${Math.max(1, RP * SP)}u;
-  let r = ${rf}u + ${g.SH}u * (t / ${Math.max(1, SP)}u); let s = ${sf}u + ${g.SW}u * (t % ${Math.max(1, SP)}u);
+  let r = ${rf}u + ${g.SH}u * (t / ${Math.max(1, SP)}u); let s = ${sf}u + ${g.SW}u * (t % ${
+      Math.max(1, SP)
+    }u);
   return i32(co * ${g.CI * KHKW}u + r * ${g.KW}u + s);
 }
 fn colB(c: u32) -> i32 { return select(-1, i32(c * ${KHKW}u), c < ${g.CI}u); }`,
@@ -391,14 +401,18 @@ fn colB(c: u32) -> i32 { return select(-1, i32(c * ${HOWO}u), c < ${g.CO}u); }`,
 function pair(v: number | [number, number] | undefined, dflt: number, what: string): [number, number] {
   const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === "number" ? [v, v] : v;
   if (!p.every((d) => Number.isInteger(d) && d >= (what === "stride" ? 1 : 0))) {
-    throw new Error(`lzn: conv2d ${what} must be ${what === "stride" ? "positive" : "non-negative"} integers`);
+    throw new Error(
+      `lzn: conv2d ${what} must be ${what === "stride" ? "positive" : "non-negative"} integers`,
+    );
   }
   return p;
 }
 
 function geometry(x: Tensor, w: Tensor, opts: Conv2dOptions): Geom {
   if (x.ndim !== 4 || w.ndim !== 4 || x.shape[1] !== w.shape[1]) {
-    throw new Error(`lzn: conv2d needs x [N, Cin, H, W] and w [Cout, Cin, kh, kw], got [${x.shape}] and [${w.shape}]`);
+    throw new Error(
+      `lzn: conv2d needs x [N, Cin, H, W] and w [Cout, Cin, kh, kw], got [${x.shape}] and [${w.shape}]`,
+    );
   }
   const [N, CI, H, W] = x.shape, [CO, , KH, KW] = w.shape;
   const [SH, SW] = pair(opts.stride, 1, "stride"), [PH, PW] = pair(opts.padding, 0, "padding");
@@ -416,7 +430,11 @@ function convInputGrad(g: Geom, dy: Tensor, w: Tensor): Tensor {
   for (let ph = 0; ph < g.SH; ph++) {
     for (let pw = 0; pw < g.SW; pw++) {
       if (Math.ceil((g.H - ph) / g.SH) > 0 && Math.ceil((g.W - pw) / g.SW) > 0) {
-        runGemm(gemmLaunch(`dx|${geomKey(g)}|${ph},${pw}`, () => dxSpec(g, ph, pw)), [dy.buffer, w.buffer, dx.buffer]);
+        runGemm(gemmLaunch(`dx|${geomKey(g)}|${ph},${pw}`, () => dxSpec(g, ph, pw)), [
+          dy.buffer,
+          w.buffer,
+          dx.buffer,
+        ]);
       }
     }
   }

@@ -45,7 +45,7 @@ function describe(t: Tensor): string {
  * import { tensor } from "../tensor.ts";
  * const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
  * const w = tensor([1, 0, 0, 1, 1, 1], [2, 3]);
- * const y = matmul(x, w, { transB: true }); // x @ w^T: [[1+3, 2+3], [4+6, 5+6]] = [[4, 5], [10, 11]]
+ * const y = matmul(x, w, { transB: true }); // x @ w^T = [[1, 6], [4, 15]]
  * console.log(await y.toArray());
  * ```
  */
@@ -85,35 +85,13 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (!transA && bCount === 1 && aCount > 1) {
     const a2 = a.reshape([aCount * M, K]);
     const b2 = b.ndim === 2 ? b : b.reshape([br, bc]);
-    const c2 = matmul2(a2, b2, transA, transB, bias, opts);
+    const flat = { M: aCount * M, N, K, transA, transB, aBatch: [], bBatch: [], outBatch: [], bias: !!bias };
+    const c2 = batched(a2, b2, flat, bias, opts);
     const c = c2.reshape([...outBatch, M, N]);
     for (const t of b2 === b ? [a2, c2] : [a2, b2, c2]) t.dispose();
     return c;
   }
   return batched(a, b, { M, N, K, transA, transB, aBatch, bBatch, outBatch, bias: !!bias }, bias, opts);
-}
-
-function matmul2(
-  a: Tensor,
-  b: Tensor,
-  transA: boolean,
-  transB: boolean,
-  bias: Tensor | undefined,
-  opts: MatmulOptions,
-) {
-  const [ar, ac] = a.shape, [br, bc] = b.shape;
-  const s = {
-    M: transA ? ac : ar,
-    K: transA ? ar : ac,
-    N: transB ? br : bc,
-    transA,
-    transB,
-    aBatch: [],
-    bBatch: [],
-    outBatch: [],
-    bias: !!bias,
-  };
-  return batched(a, b, s, bias, opts);
 }
 
 /** Runs the kernel for a broadcast-batched problem and records the VJP. */

@@ -77,7 +77,7 @@ const TILES: Record<"tile64" | "tile128", TileConfig> = {
   tile128: { rm: 2, rn: 2, bk: 8 },
 };
 
-/** Threads per tile workgroup: a 16 x 16 grid, thread (tx, ty) owns rows ty*4 + 64g and columns tx*4 + 64h. */
+/** Threads per tile workgroup: a 16 x 16 grid; thread (tx, ty) owns rows ty*4 + 64g, columns tx*4 + 64h. */
 const THREADS = 256;
 const SIMPLE_WG = 64;
 const XYZW = ["x", "y", "z", "w"];
@@ -87,8 +87,9 @@ function prod(s: readonly number[]): number {
 }
 
 /**
- * Picks the kernel for a problem: tiny problems -> `simple`; at least one wave of 128x128 tiles on a large GPU
- * (>= 128 tiles) -> `tile128`; otherwise `tile64`, split along K when the output alone cannot fill the GPU.
+ * Picks the kernel for a problem: tiny problems (<= 64^3 multiply-adds) -> `simple`; at least one wave of
+ * 128x128 tiles on a large GPU (>= 128 tiles) -> `tile128`; otherwise `tile64`, split along K when the output
+ * alone cannot fill the GPU (< 64 tiles and K >= 512).
  * `forced` overrides the path and/or the split (tests and benchmarks).
  *
  * @example
@@ -104,7 +105,7 @@ export function planMatmul(s: MatmulShape, forced: { path?: MatmulPath; splitK?:
   let path = forced.path;
   if (!path) {
     const tiles128 = batch * Math.ceil(M / 128) * Math.ceil(N / 128);
-    if (K === 0 || batch * M * N * K <= 64 * 64 * 64 || M < 4 || N < 4) path = "simple";
+    if (K === 0 || batch * M * N * K <= 64 * 64 * 64) path = "simple";
     else if (tiles128 >= 128) path = "tile128";
     else path = "tile64";
   }
@@ -114,7 +115,7 @@ export function planMatmul(s: MatmulShape, forced: { path?: MatmulPath; splitK?:
   if (forced.splitK === undefined && forced.path === undefined && path === "tile64") {
     const tiles64 = batch * Math.ceil(M / 64) * Math.ceil(N / 64);
     // A few workgroups with a long K loop leave most of the GPU idle; split K so ~256 workgroups run.
-    if (tiles64 < 64 && K >= 1024) {
+    if (tiles64 < 64 && K >= 512) {
       splitK = Math.max(2, Math.min(Math.round(256 / tiles64), Math.floor(K / 256)));
     }
   }
@@ -221,7 +222,7 @@ interface Operand {
   off: string;
 }
 
-/** Set-up, load (global -> registers at k-tile `k0`) and store (registers -> shared stage) code of an operand. */
+/** An operand's set-up, load (global -> registers, k-tile `k0`) and store (registers -> shared) code. */
 function operandCode(o: Operand, K: number, bk: number, kCheck: boolean) {
   const p = o.name.toLowerCase();
   const r4 = o.rows / 4;

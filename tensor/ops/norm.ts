@@ -131,11 +131,13 @@ function affineGrads(x: Tensor, dy: Tensor, stats: Tensor, s: Shape): [Tensor, T
   const NP = Math.ceil(s.N / P);
   const WG = workgroupSize(NP * s.S);
   const dw = Tensor.empty(P === 1 ? [s.C] : [P, s.C]), db = Tensor.empty(P === 1 ? [s.C] : [P, s.C]);
-  const wgsl = `${bindings([["X", "read", "f32"], ["G", "read", "f32"], ["Stats", "read", "f32"], [
-    "DW",
-    "read_write",
-    "f32",
-  ], ["DB", "read_write", "f32"]])}
+  const wgsl = `${
+    bindings([["X", "read", "f32"], ["G", "read", "f32"], ["Stats", "read", "f32"], [
+      "DW",
+      "read_write",
+      "f32",
+    ], ["DB", "read_write", "f32"]])
+  }
 ${treeFn(WG)}
 @compute @workgroup_size(${WG}) fn main(${HEAD}) {
   let c = wid.x; let p = wid.y;
@@ -153,7 +155,11 @@ ${treeFn(WG)}
   if (lid == 0u) { DW[p * ${s.C}u + c] = r.x; DB[p * ${s.C}u + c] = r.y; }
 }`;
   dispatch({
-    kernel: kernel({ name: "group_norm_dwb", wgsl, storage: ["read", "read", "read", "read_write", "read_write"] }),
+    kernel: kernel({
+      name: "group_norm_dwb",
+      wgsl,
+      storage: ["read", "read", "read", "read_write", "read_write"],
+    }),
     buffers: [x, dy, stats, dw, db].map((t) => t.buffer),
     workgroups: [s.C, P],
   });
@@ -187,7 +193,9 @@ export function groupNorm(x: Tensor, groups: number, weight?: Tensor, bias?: Ten
     throw new Error(`lzn: groupNorm needs channels (${C}) divisible by groups (${groups})`);
   }
   for (const [name, t] of [["weight", weight], ["bias", bias]] as const) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== C)) throw new Error(`lzn: groupNorm ${name} must be [${C}], got [${t.shape}]`);
+    if (t && (t.ndim !== 1 || t.shape[0] !== C)) {
+      throw new Error(`lzn: groupNorm ${name} must be [${C}], got [${t.shape}]`);
+    }
   }
   const S = x.size / Math.max(1, N * C);
   const s: Shape = { N, C, S, G: groups, CG: C / groups, L: (C / groups) * S };

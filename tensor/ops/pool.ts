@@ -22,7 +22,11 @@ function launch(name: string, out: Tensor, x: Tensor, body: string): void {
   if (i >= ${out.size}u) { return; }
   ${body}
 }`;
-  dispatch({ kernel: kernel({ name, wgsl, storage: ["read", "read_write"] }), buffers: [x.buffer, out.buffer], workgroups: grid.workgroups });
+  dispatch({
+    kernel: kernel({ name, wgsl, storage: ["read", "read_write"] }),
+    buffers: [x.buffer, out.buffer],
+    workgroups: grid.workgroups,
+  });
 }
 
 /** `[..., H, W] -> [..., floor(H/k), floor(W/k)]`: scale times the sum of each k×k block. */
@@ -64,7 +68,9 @@ function checkFactor(x: Tensor, k: number, what: string): void {
   if (x.ndim < 2 || x.dtype !== "f32") {
     throw new Error(`lzn: ${what} needs an f32 tensor [..., H, W], got ${x.dtype} [${x.shape.join(", ")}]`);
   }
-  if (!Number.isInteger(k) || k < 1) throw new Error(`lzn: ${what} factor must be a positive integer, got ${k}`);
+  if (!Number.isInteger(k) || k < 1) {
+    throw new Error(`lzn: ${what} factor must be a positive integer, got ${k}`);
+  }
 }
 
 /**

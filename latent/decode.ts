@@ -1,0 +1,157 @@
+/**
+ * Decoding (spec §1.6): the reverse Euler flow (Gaussian end t = 1 -> anchor end) carries each latent to
+ * (near) an anchor; the item is the nearest anchor in squared L2 (the release's label decoder, §11.2).
+ *
+ * @module
+ */
+import { bindings, dispatch, isGradEnabled, kernel, linearGrid, Tensor, tensor } from "../tensor/mod.ts";
+import { disposeRecord, flow, flowForward } from "./flow.ts";
+import { eulerReverse } from "./schedule.ts";
+import { anchorNorms, nearestKernel, rowGrid } from "./small_kernels.ts";
+
+/** Options of {@link decodeLatents}. */
+export interface DecodeOptions {
+  /** Reverse Euler steps (default 100, the release's label decoder; spec §2). */
+  steps?: number;
+  /** Anchor weights `[N]` (class frequencies; default uniform). */
+  weights?: Tensor;
+}
+
+/** Options of {@link decodeLatentsTensors}. */
+export interface DecodeTensorsOptions extends DecodeOptions {
+  /** Also return the soft assignments `[K, b, N]` recorded at the start of every step (small N only). */
+  assignments?: boolean;
+}
+
+/** In-graph decoding result. */
+export interface DecodedTensors {
+  /** Flow endpoints `[b, q]` (differentiable w.r.t. anchors, latents and weights). */
+  endpoints: Tensor;
+  /** Nearest anchor per row, i32 `[b]`. */
+  nearest: Tensor;
+  /** Normalised soft assignments `P_k[i, j]`, `[K, b, N]` (when asked for). */
+  assignments?: Tensor;
+}
+
+function checkDecode(anchors: Tensor, latents: Tensor): void {
+  if (anchors.ndim !== 2 || latents.ndim !== 2 || anchors.shape[1] !== latents.shape[1]) {
+    throw new Error(`lzn: decode needs anchors [N, q] and latents [b, q], got [${anchors.shape}] and [${latents.shape}]`);
+  }
+}
+
+/**
+ * Nearest anchor (squared L2, first index on ties) of each row of `points`, as an i32 tensor. No readback.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * const idx = nearestAnchor(tensor([0.9, -2], [2, 1]), tensor([-1, 1], [2, 1])); // [1, 0]
+ * ```
+ */
+export function nearestAnchor(points: Tensor, anchors: Tensor): Tensor {
+  checkDecode(anchors, points);
+  const [b, q] = points.shape, n = anchors.shape[0];
+  const out = Tensor.empty([b], "i32");
+  dispatch({
+    kernel: nearestKernel(b, n, q),
+    buffers: [points.buffer, anchors.buffer, out.buffer],
+    workgroups: rowGrid(Math.ceil(b / 16)),
+  });
+  return out;
+}
+
+/**
+ * Decoding as tensors, for use inside a graph: endpoints of the reverse flow, nearest anchors and,
+ * optionally, the soft assignments of every step.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * const A = tensor([-1, 1], [2, 1]);
+ * const { endpoints, nearest } = decodeLatentsTensors(A, tensor([0.3, -0.2], [2, 1]), { steps: 20 });
+ * ```
+ */
+export function decodeLatentsTensors(anchors: Tensor, latents: Tensor, opts: DecodeTensorsOptions = {}): DecodedTensors {
+  checkDecode(anchors, latents);
+  const schedule = eulerReverse(opts.steps ?? 100);
+  const inp = { anchors, x0: latents, schedule, weights: opts.weights };
+  if (!opts.assignments) {
+    const endpoints = flow(inp);
+    return { endpoints, nearest: nearestAnchor(endpoints, anchors) };
+  }
+  // Assignments come from the stored trajectory: run the forward with every slot kept.
+  const diff = isGradEnabled() && [anchors, latents, opts.weights].some((t) => t?.requiresGrad);
+  const endpoints = diff ? flow(inp) : undefined;
+  const { xK, rec } = flowForward(inp, true);
+  const assignments = softAssignments(anchors, rec.xs, rec.lse, rec.lw, schedule.steps, latents.shape[0]);
+  const end = endpoints ?? xK;
+  if (endpoints) xK.dispose();
+  disposeRecord(rec);
+  return { endpoints: end, nearest: nearestAnchor(end, anchors), assignments };
+}
+
+function softAssignments(
+  anchors: Tensor,
+  xs: Tensor,
+  lse: Tensor,
+  lw: Tensor | undefined,
+  steps: { alpha: number; beta: number }[],
+  b: number,
+): Tensor {
+  const [n, q] = anchors.shape, K = steps.length;
+  const ab = tensor(steps.flatMap((s) => [s.alpha, s.beta]), [K, 2]);
+  const sq = Tensor.empty([n]);
+  anchorNorms(anchors, sq);
+  const out = Tensor.empty([K, b, n]);
+  const decls: [string, "read" | "read_write", string][] = [["XS", "read", "f32"], ["A", "read", "f32"], ["SQ", "read", "f32"], [
+    "AB",
+    "read",
+    "f32",
+  ], ["LSE", "read", "f32"], ...(lw ? [["LW", "read", "f32"] as [string, "read", string]] : []), ["P", "read_write", "f32"]];
+  // Same fma chain as the velocity kernel, so exp(S - lse) matches the probabilities the flow used.
+  const wgsl = `${bindings(decls)}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let e = gid.x + gid.y * nwg.x * 256u;
+  if (e >= ${K * b * n}u) { return; }
+  let j = e % ${n}u;
+  let ki = e / ${n}u;
+  let k = ki / ${b}u;
+  var s = 0.0;
+  for (var c = 0u; c < ${q}u; c++) { s = fma(XS[ki * ${q}u + c], A[j * ${q}u + c], s); }
+  let logit = fma(AB[2u * k], s, AB[2u * k + 1u] * SQ[j])${lw ? " + LW[j]" : ""};
+  P[e] = exp(logit - LSE[ki]);
+}`;
+  dispatch({
+    kernel: kernel({ name: "latent_assignments", wgsl, storage: decls.map((d) => d[1]) }),
+    buffers: [xs, anchors, sq, ab, lse, ...(lw ? [lw] : []), out].map((t) => t.buffer),
+    workgroups: linearGrid(K * b * n, 256).workgroups,
+  });
+  ab.dispose();
+  sq.dispose();
+  return out;
+}
+
+/**
+ * Decodes latents: reverse Euler flow over the anchors (optionally weighted), then the nearest anchor of
+ * each endpoint. One readback (the indices).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * const labelAnchors = tensor([-1, 1], [2, 1]);
+ * const { endpoints, nearest } = await decodeLatents(labelAnchors, tensor([0.4, -1.3], [2, 1]));
+ * console.log(nearest); // Int32Array [1, 0]
+ * endpoints.dispose();
+ * ```
+ */
+export async function decodeLatents(
+  anchors: Tensor,
+  latents: Tensor,
+  opts: DecodeOptions = {},
+): Promise<{ endpoints: Tensor; nearest: Int32Array }> {
+  const { endpoints, nearest } = decodeLatentsTensors(anchors, latents, opts);
+  const idx = (await nearest.toTypedArray()) as Int32Array;
+  nearest.dispose();
+  return { endpoints, nearest: Int32Array.from(idx) };
+}

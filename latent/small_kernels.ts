@@ -1,0 +1,248 @@
+/**
+ * The small kernels around the latent flows: anchor statistics (`|a_j|^2`, `log w_j`), zero fills, the
+ * backward sweep's per-step adjoint combination, column-sum folding, the final gradient assembly, the
+ * alignment maximum and the nearest-anchor search. Each is a few lines of WGSL; shapes are baked, per-step
+ * scalars travel in the params block.
+ *
+ * @module
+ */
+import { bindings, dispatch, type Kernel, kernel, linearGrid, type Tensor } from "../tensor/mod.ts";
+
+const cache = new Map<string, Kernel>();
+
+function k(name: string, storage: ("read" | "read_write")[], wgsl: string, uniform?: number): Kernel {
+  const key = `${name}|${wgsl}`;
+  let hit = cache.get(key);
+  if (!hit) cache.set(key, hit = kernel({ name, wgsl, storage, uniform }));
+  return hit;
+}
+
+const IDX = "let i = gid.x + gid.y * nwg.x * 256u;";
+const MAIN = "@compute @workgroup_size(256)\nfn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u)";
+
+/** A params block of f32 (`f`) and u32 (`u`) fields, in order. */
+export function params(fields: ([kind: "f" | "u", value: number])[]): Uint8Array {
+  const bytes = Math.max(16, Math.ceil((fields.length * 4) / 16) * 16);
+  const dv = new DataView(new ArrayBuffer(bytes));
+  fields.forEach(([kind, v], i) => kind === "f" ? dv.setFloat32(i * 4, v, true) : dv.setUint32(i * 4, v >>> 0, true));
+  return new Uint8Array(dv.buffer);
+}
+
+/**
+ * `SQ[j] = |A_j|^2` (computed once per anchor set) and, for weights, `LW[j] = log w_j` (`-inf` where
+ * `w_j = 0`, so those anchors get probability exactly 0 and nothing else changes).
+ *
+ * @example
+ * ```ts
+ * import { tensor, Tensor } from "../tensor/mod.ts";
+ * const sq = Tensor.empty([2]);
+ * anchorNorms(tensor([1, 2, 3, 4], [2, 2]), sq); // [5, 25]
+ * ```
+ */
+export function anchorNorms(anchors: Tensor, out: Tensor): void {
+  const [n, q] = anchors.shape;
+  const wgsl = `${bindings([["A", "read", "f32"], ["SQ", "read_write", "f32"]])}
+${MAIN} {
+  ${IDX}
+  if (i >= ${n}u) { return; }
+  var s = 0.0;
+  for (var c = 0u; c < ${q}u; c++) { let v = A[i * ${q}u + c]; s = fma(v, v, s); }
+  SQ[i] = s;
+}`;
+  dispatch({
+    kernel: k("latent_sqnorm", ["read", "read_write"], wgsl),
+    buffers: [anchors.buffer, out.buffer],
+    workgroups: linearGrid(n, 256).workgroups,
+  });
+}
+
+/** `LW[j] = log w_j`, or `-inf` where `w_j <= 0`. */
+export function logWeights(weights: Tensor, out: Tensor): void {
+  const n = weights.size;
+  const wgsl = `${bindings([["W", "read", "f32"], ["LW", "read_write", "f32"]])}
+${MAIN} {
+  ${IDX}
+  if (i >= ${n}u) { return; }
+  let w = W[i];
+  LW[i] = select(bitcast<f32>(0xff800000u), log(w), w > 0.0);
+}`;
+  dispatch({
+    kernel: k("latent_logw", ["read", "read_write"], wgsl),
+    buffers: [weights.buffer, out.buffer],
+    workgroups: linearGrid(n, 256).workgroups,
+  });
+}
+
+/** Fills the first `n` elements of a tensor's buffer with zeros. */
+export function zeroFill(t: Tensor, n = t.size): void {
+  const wgsl = `${bindings([["Y", "read_write", "f32"]])}
+${MAIN} {
+  ${IDX}
+  if (i < ${n}u) { Y[i] = 0.0; }
+}`;
+  dispatch({ kernel: k("latent_zero", ["read_write"], wgsl), buffers: [t.buffer], workgroups: linearGrid(n, 256).workgroups });
+}
+
+/** Copies `n` elements from `src[srcOff..]` to `dst[dstOff..]` (offsets in elements, via params). */
+export function copyElements(src: Tensor, srcOff: number, dst: Tensor, dstOff: number, n: number): void {
+  const wgsl = `${bindings([["S", "read", "f32"], ["D", "read_write", "f32"]])}
+struct Params { so: u32, dof: u32, n: u32, p: u32 }
+@group(0) @binding(2) var<uniform> u: Params;
+${MAIN} {
+  ${IDX}
+  if (i < u.n) { D[u.dof + i] = S[u.so + i]; }
+}`;
+  dispatch({
+    kernel: k("latent_copy", ["read", "read_write"], wgsl, 16),
+    buffers: [src.buffer, dst.buffer],
+    params: params([["u", srcOff], ["u", dstOff], ["u", n], ["u", 0]]),
+    workgroups: linearGrid(n, 256).workgroups,
+  });
+}
+
+/**
+ * One thread per row: `GD = c0 GX[s0] + c1 GX[s1] + c2 GX[s2]` (the gradient reaching the step's evaluation
+ * `D_k` through every update that uses it) and `DROW[i] = <GD_i, D_k,i>` (+ the paired probability times
+ * its injected gradient for rows whose alignment maximum is at this step).
+ *
+ * The dot product runs as one `fma` chain in ascending column order, exactly like the backward GEMM's
+ * `dP_ij = <GD_i, a_j>`: where the softmax is one-hot, `D_k,i` is bit-identical to the winning anchor, so
+ * `dP - D` is exactly 0 instead of a rounding error that `alpha = (1-t)/t^2` (1e8 at t = 1e-4) would blow up.
+ * Params: `c0, c1, c2: f32; s0, s1, s2, dOff, lseOff, step: u32`.
+ */
+export function adjointKernel(b: number, q: number, injected: boolean): Kernel {
+  const decls: [string, "read" | "read_write", string][] = [
+    ["GX", "read", "f32"],
+    ["DT", "read", "f32"],
+    ["GD", "read_write", "f32"],
+    ["DROW", "read_write", "f32"],
+  ];
+  if (injected) decls.push(["LSE", "read", "f32"], ["SP", "read", "f32"], ["KSTAR", "read", "i32"], ["GM", "read", "f32"]);
+  const wgsl = `${bindings(decls)}
+struct Params { c0: f32, c1: f32, c2: f32, s0: u32, s1: u32, s2: u32, dOff: u32, lseOff: u32, step: u32, p0: u32, p1: u32, p2: u32 }
+@group(0) @binding(${decls.length}) var<uniform> u: Params;
+${MAIN} {
+  let row = gid.x + gid.y * nwg.x * 256u;
+  if (row >= ${b}u) { return; }
+  var dot = 0.0;
+  for (var c = 0u; c < ${q}u; c++) {
+    let i = row * ${q}u + c;
+    let g = u.c0 * GX[u.s0 + i] + u.c1 * GX[u.s1 + i] + u.c2 * GX[u.s2 + i];
+    GD[i] = g;
+    dot = fma(g, DT[u.dOff + i], dot);
+  }
+  ${
+    injected
+      ? `if (KSTAR[row] == i32(u.step)) { dot += exp(SP[u.lseOff + row] - LSE[u.lseOff + row]) * GM[row]; }`
+      : ""
+  }
+  DROW[row] = dot;
+}`;
+  return k("latent_adjoint", decls.map((d) => d[1]), wgsl, 48);
+}
+
+/** Workgroups for {@link adjointKernel}: one per row, folded into 2-D past 65535. */
+export function rowGrid(b: number): [number, number] {
+  const x = Math.min(b, 65535);
+  return [x, Math.ceil(b / x)];
+}
+
+/**
+ * Folds the M1 kernel's per-tile column sums of `dS`: `CS[j] += cScale * sum`, `GLW[j] += sum`.
+ * Params: `cScale: f32`.
+ */
+export function colSumKernel(n: number, tiles: number): Kernel {
+  const wgsl = `${bindings([["CSP", "read", "f32"], ["CS", "read_write", "f32"], ["GLW", "read_write", "f32"]])}
+struct Params { cScale: f32, p0: f32, p1: f32, p2: f32 }
+@group(0) @binding(3) var<uniform> u: Params;
+${MAIN} {
+  ${IDX}
+  if (i >= ${n}u) { return; }
+  var s = 0.0;
+  for (var t = 0u; t < ${tiles}u; t++) { s += CSP[t * ${n}u + i]; }
+  CS[i] = fma(u.cScale, s, CS[i]);
+  GLW[i] += s;
+}`;
+  return k("latent_colsum", ["read", "read_write", "read_write"], wgsl, 16);
+}
+
+/** `G[j, :] = GA[j, :] + CS[j] A[j, :]`: the anchor gradient's `-c alpha a_j sum_i dS_ij` terms, all steps at once. */
+export function anchorGradKernel(n: number, q: number): Kernel {
+  const wgsl = `${bindings([["GA", "read", "f32"], ["CS", "read", "f32"], ["A", "read", "f32"], ["G", "read_write", "f32"]])}
+${MAIN} {
+  ${IDX}
+  if (i >= ${n * q}u) { return; }
+  G[i] = fma(CS[i / ${q}u], A[i], GA[i]);
+}`;
+  return k("latent_anchor_grad", ["read", "read", "read", "read_write"], wgsl);
+}
+
+/** `GW[j] = GLW[j] / w_j` (0 where `w_j = 0`: such an anchor has no probability to move). */
+export function weightGradKernel(n: number): Kernel {
+  const wgsl = `${bindings([["GLW", "read", "f32"], ["W", "read", "f32"], ["GW", "read_write", "f32"]])}
+${MAIN} {
+  ${IDX}
+  if (i >= ${n}u) { return; }
+  let w = W[i];
+  GW[i] = select(0.0, GLW[i] / w, w > 0.0);
+}`;
+  return k("latent_weight_grad", ["read", "read", "read_write"], wgsl);
+}
+
+/**
+ * Alignment maximum: `P_k[i] = exp(SP[k, i] - LSE[k, i])` for the kept steps `k = cut..K-1`;
+ * `M[i] = max_k P_k[i]`, `KSTAR[i]` = the first step attaining it.
+ */
+export function alignMaxKernel(b: number, steps: number, cut: number): Kernel {
+  const wgsl = `${bindings([["SP", "read", "f32"], ["LSE", "read", "f32"], ["M", "read_write", "f32"], ["KSTAR", "read_write", "i32"]])}
+${MAIN} {
+  ${IDX}
+  if (i >= ${b}u) { return; }
+  var best = -1.0;
+  var arg = ${cut};
+  for (var k = ${cut}u; k < ${steps}u; k++) {
+    let p = exp(SP[k * ${b}u + i] - LSE[k * ${b}u + i]);
+    if (p > best) { best = p; arg = i32(k); }
+  }
+  M[i] = best;
+  KSTAR[i] = arg;
+}`;
+  return k("latent_align_max", ["read", "read", "read_write", "read_write"], wgsl);
+}
+
+/**
+ * Nearest anchor in squared L2 (direct differences, exact in float32 up to rounding; first index wins ties):
+ * one workgroup of 256 threads per 16 rows, 16 threads per row scanning strided anchors, then a tree argmin.
+ */
+export function nearestKernel(b: number, n: number, q: number): Kernel {
+  const wgsl = `${bindings([["X", "read", "f32"], ["A", "read", "f32"], ["IDX", "read_write", "i32"]])}
+var<workgroup> bd: array<f32, 256>;
+var<workgroup> bi: array<u32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let rl = lid / 16u;
+  let lane = lid % 16u;
+  let row = (wid.x + wid.y * nwg.x) * 16u + rl;
+  var best = 3.0e38;
+  var arg = 0u;
+  if (row < ${b}u) {
+    for (var j = lane; j < ${n}u; j += 16u) {
+      var d = 0.0;
+      for (var c = 0u; c < ${q}u; c++) { let e = X[row * ${q}u + c] - A[j * ${q}u + c]; d = fma(e, e, d); }
+      if (d < best) { best = d; arg = j; }
+    }
+  }
+  bd[lid] = best;
+  bi[lid] = arg;
+  workgroupBarrier();
+  for (var w = 8u; w > 0u; w = w / 2u) {
+    if (lane < w) {
+      let o = lid + w;
+      if (bd[o] < bd[lid] || (bd[o] == bd[lid] && bi[o] < bi[lid])) { bd[lid] = bd[o]; bi[lid] = bi[o]; }
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u && row < ${b}u) { IDX[row] = i32(bi[lid]); }
+}`;
+  return k("latent_nearest", ["read", "read", "read_write"], wgsl);
+}
