@@ -30,7 +30,7 @@ for p in $parts; do
     peers)
       step torch_core python3 bench/peers/torch_core.py "$out/torch_core.json"
       step torch_lzn python3 bench/peers/torch_lzn.py "$out/torch_lzn.json"
-      (cd bench/peers && step jax deno run -A jax_matmul.ts "$out/jax.json") ;;
+      (cd bench/peers && step jax deno run -A --cached-only jax_matmul.ts "$out/jax.json") ;;
     *) echo "unknown part $p" ;;
   esac
 done

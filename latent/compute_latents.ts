@@ -48,7 +48,8 @@ export function computeLatents(anchors: Tensor, opts: ComputeLatentsOptions = {}
   const steps = opts.steps ?? 20;
   const eps = opts.eps ?? (solver === "euler" ? 1e-4 : 1e-3);
   const tau = opts.tau ?? 1;
-  if (!(eps > 0 && eps < 0.5)) throw new Error(`lzn: eps must be in (0, 0.5), got ${eps}`);
+  const maxEps = solver === "euler" ? 1 : 0.5; // DPM integrates from eps to 1 - eps
+  if (!(eps > 0 && eps < maxEps)) throw new Error(`lzn: ${solver} needs eps in (0, ${maxEps}), got ${eps}`);
   let schedule;
   switch (solver) {
     case "euler":

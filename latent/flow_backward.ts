@@ -7,17 +7,19 @@
  *     gA   += J_D(A)^T gD_k,   glogw += ...
  *
  * and the VJP of one evaluation `D = Abar(x, t)` is spec §1.4 in data-prediction form (c = 1 - t,
- * alpha = c/t^2): with `pi = exp(S - lse)` recomputed from the stored `x_k` and log-sum-exp,
+ * alpha = c/t^2), with the softmax recomputed from the stored `x_k`:
  *
- *     dP_ij = <gD_i, a_j> (+ g_pi),  D_i = <gD_i, D_k,i> (+ pi g_pi),  dS = pi (dP - D_i)
+ *     dP_ij = <gD_i, a_j> (+ g_pi),  D_i = sum_j pi_ij dP_ij,  dS = pi (dP - D_i)
  *     gx_i += alpha sum_j dS_ij a_j
  *     ga_j += sum_i pi_ij gD_i + alpha sum_i dS_ij x_i - c alpha a_j sum_i dS_ij,   glogw_j += sum_i dS_ij
  *
- * Per step: one row kernel (gD and D_i), then per chunk of rows three GEMMs — M1 (dual: S and dP, epilogue
- * writes pi and alpha dS), M2 (`gx += (alpha dS) A`), M3 (`gA += [pi; alpha dS]^T [gD; x]`) — and the
- * column sums. M1 materialises pi and dS for a chunk of rows only: at most `chunkBytes` (512 MiB by default,
- * i.e. all 8192 rows at N = 8192, 2048 rows at N = 32768), in exchange for doing the backward as plain GEMMs
- * (10 b N q flops per step instead of 14 for a fully fused two-pass backward).
+ * Per step: `gD` (elementwise), then per chunk of rows: M1, a dual GEMM writing the logits `S = x A^T ...`
+ * and `dP = gD A^T` of the chunk; a row kernel turning them into `pi` and `dS` in place (from the stored
+ * logits, so that a one-hot row gives `dS = 0` exactly whatever the compiler did with fma contraction);
+ * M2 (`gx += alpha dS A`), M3 (`gA += [pi; dS]^T [gD; alpha x]`) and the column sums of `dS`. The chunk
+ * buffer `[2, rows, N]` is bounded by `chunkBytes` (512 MiB by default: all 8192 rows at N = 8192, 2048 rows
+ * at N = 32768), in exchange for doing the backward as plain GEMMs (10 b N q flops per step, against 14 for
+ * a fully fused FlashAttention-style backward that never stores a row of probabilities).
  *
  * @module
  */
@@ -27,8 +29,12 @@ import { gemmGrid, gemmKernel, type GemmSpec } from "./gemm.ts";
 import {
   adjointKernel,
   anchorGradKernel,
+  COL_BLOCK,
+  colPartialKernel,
   colSumKernel,
   params,
+  rowGrid,
+  softmaxVjpKernel,
   weightGradKernel,
   zeroFill,
 } from "./small_kernels.ts";
@@ -92,74 +98,66 @@ export function flowBackward(inp: FlowInputs, rec: FlowRecord, gxK: Tensor | nul
   zeroFill(gx);
   if (gxK) copyBuffer(gxK.buffer, 0, gx.buffer, (K % 4) * bq * 4, bq * 4);
   const gd = Tensor.empty([bq]);
-  const drow = Tensor.empty([b]);
-  const rc = Math.min(b, Math.max(64, Math.floor(backwardTuning.chunkBytes / (8 * n) / 64) * 64));
+  const rc = Math.min(b, Math.max(COL_BLOCK, Math.floor(backwardTuning.chunkBytes / (8 * n) / COL_BLOCK) * COL_BLOCK));
   const pd = Tensor.empty([2 * rc * n]);
-  const csp = Tensor.empty([Math.ceil(rc / 64) * n]);
+  const csp = Tensor.empty([Math.ceil(rc / COL_BLOCK) * n]);
   const ga = Tensor.empty([n * q]);
   const cs = Tensor.empty([n]);
   const glw = Tensor.empty([n]);
   for (const t of [ga, cs, glw]) zeroFill(t);
 
-  const adj = adjointKernel(b, q, injected);
-  const adjBuffers = [gx, rec.ds, gd, drow, ...(inj ? [rec.lse, rec.sp!, inj.kstar, inj.gm] : [])].map((t) => t.buffer);
+  const adj = adjointKernel(bq);
   const chunks: { r0: number; rows: number }[] = [];
   for (let r0 = 0; r0 < b; r0 += rc) chunks.push({ r0, rows: Math.min(rc, b - r0) });
   const kernels = new Map<number, ReturnType<typeof chunkKernels>>();
   for (const c of chunks) if (!kernels.has(c.rows)) kernels.set(c.rows, chunkKernels(c.rows, n, q, weighted, injected));
+  const m1Buffers = [
+    rec.xs,
+    gd,
+    inp.anchors,
+    rec.sq,
+    ...(rec.lw ? [rec.lw] : []),
+    ...(inj ? [inp.pairs!, inj.kstar, inj.gm] : []),
+    pd,
+  ].map((t) => t.buffer);
 
   for (let k = K - 1; k >= 0; k--) {
     const coef = [0, 1, 2].map((m) => (k + m < K && steps[k + m].history >= m ? steps[k + m].b[m] : 0));
     const slot = (j: number) => (j % 4) * bq;
     dispatch({
       kernel: adj,
-      buffers: adjBuffers,
-      params: params([
-        ["f", coef[0]],
-        ["f", coef[1]],
-        ["f", coef[2]],
-        ["u", slot(k + 1)],
-        ["u", slot(k + 2)],
-        ["u", slot(k + 3)],
-        ["u", k * bq],
-        ["u", k * b],
-        ["u", k],
-        ["u", 0],
-        ["u", 0],
-        ["u", 0],
-      ]),
-      workgroups: linearGrid(b, 256).workgroups,
+      buffers: [gx.buffer, gd.buffer],
+      params: params([["f", coef[0]], ["f", coef[1]], ["f", coef[2]], ["u", slot(k + 1)], ["u", slot(k + 2)], [
+        "u",
+        slot(k + 3),
+      ]]),
+      workgroups: linearGrid(bq, 256).workgroups,
     });
     const s = steps[k];
     for (const c of chunks) {
       const kk = kernels.get(c.rows)!;
       dispatch({
         kernel: kk.m1.kernel,
-        buffers: [
-          rec.xs,
-          gd,
-          inp.anchors,
-          rec.sq,
-          ...(rec.lw ? [rec.lw] : []),
-          rec.lse,
-          drow,
-          ...(inj ? [inp.pairs!, inj.kstar, inj.gm] : []),
-          pd,
-          csp,
-        ].map((t) => t.buffer),
-        params: params([["f", s.alpha], ["f", s.beta], ["u", k * bq], ["u", c.r0], ["u", k * b], ["u", k]]),
+        buffers: m1Buffers,
+        params: params([["f", s.alpha], ["f", s.beta], ["u", k * bq], ["u", c.r0], ["u", k]]),
         workgroups: kk.m1.grid,
+      });
+      dispatch({ kernel: kk.svr, buffers: [pd.buffer], workgroups: rowGrid(c.rows) });
+      dispatch({
+        kernel: kk.colPartial,
+        buffers: [pd.buffer, csp.buffer],
+        workgroups: [Math.ceil(n / 256), Math.ceil(c.rows / COL_BLOCK)],
       });
       dispatch({
         kernel: kk.m2.kernel,
         buffers: [pd.buffer, inp.anchors.buffer, gx.buffer],
-        params: params([["f", s.a], ["u", c.r0], ["u", slot(k + 1)], ["u", slot(k)]]),
+        params: params([["f", s.a], ["f", s.alpha], ["u", c.r0], ["u", slot(k + 1)], ["u", slot(k)]]),
         workgroups: kk.m2.grid,
       });
       dispatch({
         kernel: kk.m3.kernel,
         buffers: [pd.buffer, gd.buffer, rec.xs.buffer, ga.buffer],
-        params: params([["u", c.r0], ["u", k * bq], ["u", 0], ["u", 0]]),
+        params: params([["f", s.alpha], ["u", c.r0], ["u", k * bq]]),
         workgroups: kk.m3.grid,
       });
       dispatch({
@@ -187,28 +185,14 @@ export function flowBackward(inp: FlowInputs, rec: FlowRecord, gxK: Tensor | nul
       workgroups: linearGrid(n, 256).workgroups,
     });
   }
-  for (const t of [gx, gd, drow, pd, csp, ga, cs, glw]) t.dispose();
+  for (const t of [gx, gd, pd, csp, ga, cs, glw]) t.dispose();
   return { gA, gx0, gw };
 }
 
 function chunkKernels(rows: number, n: number, q: number, weighted: boolean, injected: boolean) {
   const bk = backwardTuning.bk;
-  // M1: S = x A^T and dP = gD A^T over (rows x anchors); epilogue = softmax VJP, writes pi and alpha dS.
+  // M1: S = alpha x A^T + beta |a|^2 (+ log w) and dP = gD A^T (+ the alignment injection), stored raw.
   const [t1m, t1n] = pickTile(rows, n, backwardTuning.m1 ?? [4, 8]);
-  const m1decls: GemmSpec["decls"] = [
-    ["XS", "read", "f32"],
-    ["GD", "read", "f32"],
-    ["A", "read", "f32"],
-    ["SQ", "read", "f32"],
-    ...(weighted ? [["LW", "read", "f32"] as [string, "read", string]] : []),
-    ["LSE", "read", "f32"],
-    ["DROW", "read", "f32"],
-    ...(injected
-      ? [["PAIR", "read", "i32"], ["KSTAR", "read", "i32"], ["GM", "read", "f32"]] as [string, "read", string][]
-      : []),
-    ["PD", "read_write", "f32"],
-    ["CSP", "read_write", "f32"],
-  ];
   const m1: GemmSpec = {
     name: "latent_bwd_m1",
     M: rows,
@@ -218,29 +202,33 @@ function chunkKernels(rows: number, n: number, q: number, weighted: boolean, inj
     tn: t1n,
     bk,
     dual: true,
-    colSum: true,
     aFast: "k",
     bFast: "k",
-    decls: m1decls,
-    params: { fields: "alpha: f32, beta: f32, xOff: u32, r0: u32, lseOff: u32, step: u32, p0: u32, p1: u32", bytes: 32 },
+    decls: [
+      ["XS", "read", "f32"],
+      ["GD", "read", "f32"],
+      ["A", "read", "f32"],
+      ["SQ", "read", "f32"],
+      ...(weighted ? [["LW", "read", "f32"] as [string, "read", string]] : []),
+      ...(injected
+        ? [["PAIR", "read", "i32"], ["KSTAR", "read", "i32"], ["GM", "read", "f32"]] as [string, "read", string][]
+        : []),
+      ["PD", "read_write", "f32"],
+    ],
+    params: { fields: "alpha: f32, beta: f32, xOff: u32, r0: u32, step: u32, p0: u32, p1: u32, p2: u32", bytes: 32 },
     fns: `
 fn ldA(m: u32, k: u32) -> f32 { return XS[u.xOff + (u.r0 + m) * ${q}u + k]; }
 fn ldA2(m: u32, k: u32) -> f32 { return GD[(u.r0 + m) * ${q}u + k]; }
 fn ldB(k: u32, n: u32) -> f32 { return A[n * ${q}u + k]; }
 fn epi(m: u32, n: u32, s: f32, dp: f32) -> f32 {
-  let row = u.r0 + m;
-  let logit = fma(u.alpha, s, u.beta * SQ[n])${weighted ? " + LW[n]" : ""};
-  let pi = exp(logit - LSE[u.lseOff + row]);
   var g = dp;
-  ${injected ? "if (KSTAR[row] == i32(u.step) && PAIR[row] == i32(n)) { g += GM[row]; }" : ""}
-  let ds = pi * (g - DROW[row]);
-  PD[m * ${n}u + n] = pi;
-  PD[${rows * n}u + m * ${n}u + n] = u.alpha * ds;
-  return ds;
-}
-fn csOut(mt: u32, n: u32, v: f32) { CSP[mt * ${n}u + n] = v; }`,
+  ${injected ? "let row = u.r0 + m; if (KSTAR[row] == i32(u.step) && PAIR[row] == i32(n)) { g += GM[row]; }" : ""}
+  PD[m * ${n}u + n] = fma(u.alpha, s, u.beta * SQ[n])${weighted ? " + LW[n]" : ""};
+  PD[${rows * n}u + m * ${n}u + n] = g;
+  return 0.0;
+}`,
   };
-  // M2: gx_k[rows] = a_k gx_{k+1}[rows] + (alpha dS) A.
+  // M2: gx_k[rows] = a_k gx_{k+1}[rows] + alpha dS A.
   const [t2m, t2n] = pickTile(rows, q, backwardTuning.m2);
   const m2: GemmSpec = {
     name: "latent_bwd_m2",
@@ -253,17 +241,17 @@ fn csOut(mt: u32, n: u32, v: f32) { CSP[mt * ${n}u + n] = v; }`,
     aFast: "k",
     bFast: "n",
     decls: [["PD", "read", "f32"], ["A", "read", "f32"], ["GX", "read_write", "f32"]],
-    params: { fields: "a: f32, r0: u32, inOff: u32, outOff: u32", bytes: 16 },
+    params: { fields: "a: f32, alpha: f32, r0: u32, inOff: u32, outOff: u32, p0: u32, p1: u32, p2: u32", bytes: 32 },
     fns: `
 fn ldA(m: u32, k: u32) -> f32 { return PD[${rows * n}u + m * ${n}u + k]; }
 fn ldB(k: u32, n: u32) -> f32 { return A[k * ${q}u + n]; }
 fn epi(m: u32, n: u32, acc: f32) -> f32 {
   let i = (u.r0 + m) * ${q}u + n;
-  GX[u.outOff + i] = fma(u.a, GX[u.inOff + i], acc);
+  GX[u.outOff + i] = fma(u.alpha, acc, u.a * GX[u.inOff + i]);
   return 0.0;
 }`,
   };
-  // M3: gA[N, q] += [pi; alpha dS]^T [gD; x_k] over this chunk's rows (K = 2 rows).
+  // M3: gA[N, q] += [pi; dS]^T [gD; alpha x_k] over this chunk's rows (K = 2 rows).
   const [t3m, t3n] = pickTile(n, q, backwardTuning.m3);
   const m3: GemmSpec = {
     name: "latent_bwd_m3",
@@ -276,15 +264,22 @@ fn epi(m: u32, n: u32, acc: f32) -> f32 {
     aFast: "m",
     bFast: "n",
     decls: [["PD", "read", "f32"], ["GD", "read", "f32"], ["XS", "read", "f32"], ["GA", "read_write", "f32"]],
-    params: { fields: "r0: u32, xOff: u32, p0: u32, p1: u32", bytes: 16 },
+    params: { fields: "alpha: f32, r0: u32, xOff: u32, p0: u32", bytes: 16 },
     fns: `
 fn ldA(m: u32, k: u32) -> f32 { return PD[k * ${n}u + m]; }
 fn ldB(k: u32, n: u32) -> f32 {
   if (k < ${rows}u) { return GD[(u.r0 + k) * ${q}u + n]; }
-  return XS[u.xOff + (u.r0 + k - ${rows}u) * ${q}u + n];
+  return u.alpha * XS[u.xOff + (u.r0 + k - ${rows}u) * ${q}u + n];
 }
 fn epi(m: u32, n: u32, acc: f32) -> f32 { GA[m * ${q}u + n] += acc; return 0.0; }`,
   };
   const grid = (s: GemmSpec) => ({ kernel: gemmKernel(s), grid: gemmGrid(s) });
-  return { m1: grid(m1), m2: grid(m2), m3: grid(m3), cs: colSumKernel(n, Math.ceil(rows / (16 * t1m))) };
+  return {
+    m1: grid(m1),
+    m2: grid(m2),
+    m3: grid(m3),
+    svr: softmaxVjpKernel(rows, n),
+    colPartial: colPartialKernel(rows, n),
+    cs: colSumKernel(n, Math.ceil(rows / COL_BLOCK)),
+  };
 }

@@ -1,9 +1,9 @@
 /**
  * A register-blocked GEMM generator for the latent backward pass: `C[m, n] = sum_k A[m, k] B[k, n]` where the
  * operands are WGSL loader functions (so a transposed or concatenated operand is read in place) and the result
- * goes through a caller-written epilogue (so the softmax VJP, the "+=" into a gradient and the column sums are
+ * goes through a caller-written epilogue (so a logit transform, a scaled "+=" into a gradient or a state update is
  * fused into the GEMM). An optional second A operand shares the B tiles ("dual": the backward needs
- * `x A^T` and `g A^T` over the same anchors).
+ * `x A^T` and `g A^T` over the same anchors). The epilogue is called once per output element in bounds.
  *
  * Layout (design §8): 256 threads as 16 x 16; a thread owns `tm x tn` outputs as vec4 accumulators in named
  * variables (rows `4 ty + 64 r`, columns `4 tx + 64 c`), so no private array is indexed by a loop variable.
@@ -32,16 +32,14 @@ export interface GemmSpec {
   decls: [string, "read" | "read_write", string][];
   /** Body of `struct Params` (uniform at the binding after the storage ones), and its byte size. */
   params?: { fields: string; bytes: number };
-  /** WGSL helpers: must define `ldA(m, k)`, `ldB(k, n)` (and `ldA2` when dual), `epi(m, n, acc[, acc2]) -> f32`,
-   *  and `csOut(mt, n, v)` when `colSum`. Loaders are only called in bounds. */
+  /** WGSL helpers: must define `ldA(m, k)`, `ldB(k, n)` (and `ldA2` when dual) and
+   *  `epi(m, n, acc[, acc2]) -> f32` (return value ignored). Loaders are only called in bounds. */
   fns: string;
   /** Which index of A (and of B) is contiguous in memory: consecutive threads load along it. */
   aFast: "m" | "k";
   bFast: "k" | "n";
   /** Two A operands sharing B; `epi` gets both accumulators. */
   dual?: boolean;
-  /** Sum `epi`'s return value over the tile's rows and hand it to `csOut(mTile, n, sum)`. */
-  colSum?: boolean;
 }
 
 const cache = new Map<string, Kernel>();
@@ -90,7 +88,6 @@ function gemmWgsl(s: GemmSpec): string {
   }
   for (const o of ops) L.push(`var<workgroup> sa${o}: array<vec4f, ${bk * SA}>;`);
   L.push(`var<workgroup> sb: array<vec4f, ${bk * SB}>;`);
-  if (s.colSum) L.push(`var<workgroup> red: array<f32, ${16 * BN}>;`);
   L.push(s.fns);
   // Tile element e -> (m, k) or (k, n), consecutive threads along the contiguous index.
   const aIdx = (e: string) =>
@@ -142,30 +139,16 @@ function gemmWgsl(s: GemmSpec): string {
     }
   }
   const epi: string[] = [];
-  if (s.colSum) for (let c = 0; c < GC; c++) epi.push(`var cs${c} = vec4f(0.0);`);
   for (let r = 0; r < tm; r++) {
     const row = `m0 + ty * 4u + ${64 * Math.floor(r / 4) + (r % 4)}u`;
     epi.push(`{ let m = ${row}; if (m < ${M}u) {`);
     for (let c = 0; c < GC; c++) {
       for (let e = 0; e < 4; e++) {
         const call = s.dual ? `epi(m, n, acc_${r}_${c}[${e}], acc2_${r}_${c}[${e}])` : `epi(m, n, acc_${r}_${c}[${e}])`;
-        const body = s.colSum ? `cs${c}[${e}] += ${call};` : `_ = ${call};`;
-        epi.push(`{ let n = n0 + tx * 4u + ${64 * c + e}u; if (n < ${N}u) { ${body} } }`);
+        epi.push(`{ let n = n0 + tx * 4u + ${64 * c + e}u; if (n < ${N}u) { _ = ${call}; } }`);
       }
     }
     epi.push(`} }`);
-  }
-  if (s.colSum) {
-    for (let c = 0; c < GC; c++) {
-      for (let e = 0; e < 4; e++) epi.push(`red[ty * ${BN}u + tx * 4u + ${64 * c + e}u] = cs${c}[${e}];`);
-    }
-    epi.push(`workgroupBarrier();
-  if (lid < ${BN}u) {
-    var v = 0.0;
-    for (var q = 0u; q < 16u; q++) { v += red[q * ${BN}u + lid]; }
-    let n = n0 + lid;
-    if (n < ${N}u) { csOut(wid.y, n, v); }
-  }`);
   }
   L.push(`@compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {

@@ -101,54 +101,111 @@ ${MAIN} {
 }
 
 /**
- * One thread per row: `GD = c0 GX[s0] + c1 GX[s1] + c2 GX[s2]` (the gradient reaching the step's evaluation
- * `D_k` through every update that uses it) and `DROW[i] = <GD_i, D_k,i>` (+ the paired probability times
- * its injected gradient for rows whose alignment maximum is at this step).
- *
- * The dot product runs as one `fma` chain in ascending column order, exactly like the backward GEMM's
- * `dP_ij = <GD_i, a_j>`: where the softmax is one-hot, `D_k,i` is bit-identical to the winning anchor, so
- * `dP - D` is exactly 0 instead of a rounding error that `alpha = (1-t)/t^2` (1e8 at t = 1e-4) would blow up.
- * Params: `c0, c1, c2: f32; s0, s1, s2, dOff, lseOff, step: u32`.
+ * `GD = c0 GX[s0] + c1 GX[s1] + c2 GX[s2]`: the gradient reaching the step's evaluation `D_k` through every
+ * update that uses it. Params: `c0, c1, c2: f32; s0, s1, s2: u32`.
  */
-export function adjointKernel(b: number, q: number, injected: boolean): Kernel {
-  const decls: [string, "read" | "read_write", string][] = [
-    ["GX", "read", "f32"],
-    ["DT", "read", "f32"],
-    ["GD", "read_write", "f32"],
-    ["DROW", "read_write", "f32"],
-  ];
-  if (injected) decls.push(["LSE", "read", "f32"], ["SP", "read", "f32"], ["KSTAR", "read", "i32"], ["GM", "read", "f32"]);
-  const wgsl = `${bindings(decls)}
-struct Params { c0: f32, c1: f32, c2: f32, s0: u32, s1: u32, s2: u32, dOff: u32, lseOff: u32, step: u32, p0: u32, p1: u32, p2: u32 }
-@group(0) @binding(${decls.length}) var<uniform> u: Params;
+export function adjointKernel(bq: number): Kernel {
+  const wgsl = `${bindings([["GX", "read", "f32"], ["GD", "read_write", "f32"]])}
+struct Params { c0: f32, c1: f32, c2: f32, s0: u32, s1: u32, s2: u32, p0: u32, p1: u32 }
+@group(0) @binding(2) var<uniform> u: Params;
 ${MAIN} {
-  let row = gid.x + gid.y * nwg.x * 256u;
-  if (row >= ${b}u) { return; }
-  var dot = 0.0;
-  for (var c = 0u; c < ${q}u; c++) {
-    let i = row * ${q}u + c;
-    let g = u.c0 * GX[u.s0 + i] + u.c1 * GX[u.s1 + i] + u.c2 * GX[u.s2 + i];
-    GD[i] = g;
-    dot = fma(g, DT[u.dOff + i], dot);
-  }
-  ${
-    injected
-      ? `if (KSTAR[row] == i32(u.step)) { dot += exp(SP[u.lseOff + row] - LSE[u.lseOff + row]) * GM[row]; }`
-      : ""
-  }
-  DROW[row] = dot;
+  ${IDX}
+  if (i >= ${bq}u) { return; }
+  GD[i] = u.c0 * GX[u.s0 + i] + u.c1 * GX[u.s1 + i] + u.c2 * GX[u.s2 + i];
 }`;
-  return k("latent_adjoint", decls.map((d) => d[1]), wgsl, 48);
-}
-
-/** Workgroups for {@link adjointKernel}: one per row, folded into 2-D past 65535. */
-export function rowGrid(b: number): [number, number] {
-  const x = Math.min(b, 65535);
-  return [x, Math.ceil(b / x)];
+  return k("latent_adjoint", ["read", "read_write"], wgsl, 32);
 }
 
 /**
- * Folds the M1 kernel's per-tile column sums of `dS`: `CS[j] += cScale * sum`, `GLW[j] += sum`.
+ * Softmax VJP of one row per workgroup, in place on `PD = [logits S; dP]` (`[2, rows, n]`): from the stored
+ * logits, `pi = softmax(S)`, `D = sum_j pi_j dP_j` and `dS = pi (dP - D)`; writes `pi` over `S` and `dS`
+ * over `dP`. Everything is derived from the same stored numbers, so a one-hot row gives `D = dP_j*` and
+ * `dS = 0` exactly (no dependence on how another kernel rounded the logits), which is what keeps
+ * `alpha = (1-t)/t^2` from amplifying rounding noise at small t.
+ */
+export function softmaxVjpKernel(rows: number, n: number): Kernel {
+  const wgsl = `${bindings([["PD", "read_write", "f32"]])}
+var<workgroup> rm: array<f32, 256>;
+var<workgroup> rl: array<f32, 256>;
+var<workgroup> rd: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= ${rows}u) { return; }
+  let sb = row * ${n}u;
+  let gb = ${rows * n}u + row * ${n}u;
+  var m = -3.0e38;
+  var l = 0.0;
+  var d = 0.0;
+  for (var j = lid; j < ${n}u; j += 256u) {
+    let s = PD[sb + j];
+    let g = PD[gb + j];
+    if (s > m) {
+      let r = exp(m - s);
+      l = l * r + 1.0;
+      d = d * r + g;
+      m = s;
+    } else {
+      let e = exp(s - m);
+      l += e;
+      d = fma(e, g, d);
+    }
+  }
+  rm[lid] = m;
+  rl[lid] = l;
+  rd[lid] = d;
+  workgroupBarrier();
+  for (var w = 128u; w > 0u; w = w / 2u) {
+    if (lid < w) {
+      let m2 = rm[lid + w];
+      let mx = max(rm[lid], m2);
+      let e1 = exp(rm[lid] - mx);
+      let e2 = exp(m2 - mx);
+      rl[lid] = rl[lid] * e1 + rl[lid + w] * e2;
+      rd[lid] = rd[lid] * e1 + rd[lid + w] * e2;
+      rm[lid] = mx;
+    }
+    workgroupBarrier();
+  }
+  let mx = rm[0];
+  let inv = 1.0 / rl[0];
+  let dd = rd[0] * inv;
+  for (var j = lid; j < ${n}u; j += 256u) {
+    let pi = exp(PD[sb + j] - mx) * inv;
+    PD[sb + j] = pi;
+    PD[gb + j] = pi * (PD[gb + j] - dd);
+  }
+}`;
+  return k("latent_softmax_vjp", ["read_write"], wgsl);
+}
+
+/** Rows per workgroup column of {@link colPartialKernel}. */
+export const COL_BLOCK = 256;
+
+/** `CSP[rb, j] = sum of dS[i, j]` over row block `rb` (256 rows); dS is the second half of `PD`. */
+export function colPartialKernel(rows: number, n: number): Kernel {
+  const wgsl = `${bindings([["PD", "read", "f32"], ["CSP", "read_write", "f32"]])}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let j = gid.x;
+  if (j >= ${n}u) { return; }
+  let r0 = wid.y * ${COL_BLOCK}u;
+  let r1 = min(r0 + ${COL_BLOCK}u, ${rows}u);
+  var s = 0.0;
+  for (var i = r0; i < r1; i++) { s += PD[${rows * n}u + i * ${n}u + j]; }
+  CSP[wid.y * ${n}u + j] = s;
+}`;
+  return k("latent_col_partial", ["read", "read_write"], wgsl);
+}
+
+/** Workgroups for one-workgroup-per-item kernels: folded into 2-D past 65535. */
+export function rowGrid(items: number): [number, number] {
+  const x = Math.min(items, 65535);
+  return [x, Math.ceil(items / x)];
+}
+
+/**
+ * Folds the per-row-block column sums of `dS`: `CS[j] += cScale * sum`, `GLW[j] += sum`.
  * Params: `cScale: f32`.
  */
 export function colSumKernel(n: number, tiles: number): Kernel {

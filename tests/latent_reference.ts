@@ -131,7 +131,7 @@ export function dpmForwardRef(
     }
     return out;
   };
-  let x = new Float64Array(n * q);
+  let x: Float64Array = new Float64Array(n * q);
   for (let i = 0; i < x.length; i++) x[i] = eps * (tau * noise[i]) + (1 - eps) * A[i];
   const tPrev = [ts[0]];
   const mPrev = [model(x, ts[0])];

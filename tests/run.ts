@@ -14,7 +14,12 @@ const args = [
   ...Deno.args,
   ...(Deno.args.some((a) => !a.startsWith("-")) ? [] : dirs),
 ];
-const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "inherit" }).spawn();
+// The Vulkan loader warns on every process start when XDG_RUNTIME_DIR is unset (headless CI); give it one.
+const env: Record<string, string> = {};
+if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+  env.XDG_RUNTIME_DIR = await Deno.makeTempDir({ prefix: "lzn-xdg-" });
+}
+const child = new Deno.Command(Deno.execPath(), { args, env, stdout: "piped", stderr: "inherit" }).spawn();
 const decoder = new TextDecoder();
 let tail = "";
 for await (const chunk of child.stdout) {

@@ -285,7 +285,14 @@ def main():
     ver["note"] = ("rel = max|x - ref| / max|ref|. fp32 floor at eps=1e-4: the first step divides (x - Abar) by t=1e-4, "
                    "amplifying fp32 rounding by 1e4. SDPA backward recomputes logits ~(1-t)/t^2 * x.A ~ 1e8-1e10 and "
                    "subtracts the forward's logsumexp; fp32 rounding of that difference can overflow exp -> inf/NaN "
-                   "or garbage gradients at t=1e-4, so its gradient is also checked at eps=1e-2.")
+                   "or garbage gradients at t=1e-4, so its gradient is also checked at eps=1e-2. A single SDPA call "
+                   "(x independent of A) has float64-accurate gradients (~1e-4 at t=1e-2, ~1e-6 at t=0.5; checked "
+                   "separately); the flow-level error comes from the first step, where x sits on its own anchor, "
+                   "the softmax is one-hot, and the fused backward's recomputed P and D=rowsum(dO*O) carry fp32 "
+                   "rounding that (1-t)/t^2 amplifies. The matmul form's autograd uses the saved softmax, so its "
+                   "gradient stays at the fp32 floor. SDPA timings are valid as compute cost; its gradients are not "
+                   "usable at eps=1e-4. With anchors ~ N(0,I) the true gradient is ~1e-11 (latent ~ noise), so "
+                   "relative gradient errors in that regime are meaningless.")
     forms = ("release", "matmul", "sdpa")
     Kf, Kg = 4, 2
     for label, scale in (("anchors_randn", 1.0), ("anchors_0.05randn", 0.05)):
@@ -343,6 +350,7 @@ def main():
         ver["fwd_forms_agree_within_5e-3"] = ver["max_fwd_rel_pairwise"] < 5e-3
         g = ver["anchors_0.05randn"]
         ver["grad_release_matmul_agree_within_1e-3"] = worst([g["grad_release_vs_f64"], g["grad_matmul_vs_f64"]]) < 1e-3
+        ver["grad_sdpa_within_1e-2_of_f64_at_eps1e-4"] = worst([g["grad_sdpa_vs_f64"]]) < 1e-2
         print(f"# verify: max fwd rel diff between forms {ver['max_fwd_rel_pairwise']:.2e}, vs f64 "
               f"{ver['max_fwd_rel_vs_f64']:.2e}", flush=True)
     except Exception as e:  # noqa: BLE001

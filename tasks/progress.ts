@@ -1,0 +1,53 @@
+/**
+ * The progress line of long commands: `step 120/600  loss 0.3124  1.85 it/s  ETA 3m49s`.
+ *
+ * @module
+ */
+
+/**
+ * A duration in seconds as `1h02m`, `3m49s` or `12s`.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "@lzn/tasks";
+ * console.log(formatDuration(229)); // "3m49s"
+ * ```
+ */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${s}s`;
+}
+
+/** One progress report. */
+export interface ProgressReport {
+  /** Steps done. */
+  step: number;
+  /** Steps in total. */
+  total: number;
+  /** Mean loss over the steps since the last report. */
+  loss: number;
+  /** Steps per second over the steps since the last report. */
+  itPerSec: number;
+  /** Steps skipped as non-finite so far. */
+  skipped: number;
+}
+
+/**
+ * Formats a {@link ProgressReport} as one line.
+ *
+ * @example
+ * ```ts
+ * import { formatProgress } from "@lzn/tasks";
+ * console.log(formatProgress({ step: 120, total: 600, loss: 0.3124, itPerSec: 1.85, skipped: 0 }));
+ * // step 120/600  loss 0.3124  1.85 it/s  ETA 4m19s
+ * ```
+ */
+export function formatProgress(r: ProgressReport): string {
+  const eta = r.itPerSec > 0 ? (r.total - r.step) / r.itPerSec : Infinity;
+  const width = String(r.total).length;
+  return `step ${String(r.step).padStart(width)}/${r.total}  loss ${r.loss.toFixed(4)}  ` +
+    `${r.itPerSec.toFixed(2)} it/s  ETA ${formatDuration(eta)}${r.skipped ? `  skipped ${r.skipped}` : ""}`;
+}

@@ -1,0 +1,160 @@
+/**
+ * Latent computation: Euler (lzn-spec.md §1.5) and DPM-Solver++(3M) (§1.7) against the float64 reference of
+ * the release, the §12 properties (one dominant anchor, DPM orders and evaluation count, zone centres), and
+ * every gradient (anchors and noise) against float64 finite differences.
+ */
+import { strict as assert } from "node:assert";
+import { computeLatents, dpmForward, dpmOrders, eulerForward, flow, flowStats } from "../latent/mod.ts";
+import { assertClose, assertNoLeak, checkGrad, fromF64, randnArray } from "./util.ts";
+import { dpmForwardRef, dpmOrdersRef, eulerForwardRef } from "./latent_reference.ts";
+
+Deno.test("Euler latents match the release (default eps 1e-4, and eps 0.05)", async () => {
+  const n = 40, q = 8;
+  const A = randnArray(n * q, 1), N = randnArray(n * q, 2);
+  // At eps = 1e-4 the first step multiplies float32 rounding of x_0 by h/eps = 500: ~1e-3 absolute.
+  for (const [eps, atol] of [[1e-4, 3e-3], [0.05, 2e-5]]) {
+    const z = computeLatents(fromF64(A, [n, q]), { noise: fromF64(N, [n, q]), eps });
+    assertClose(await z.toArray(), eulerForwardRef(A, N, n, q, 20, eps), { rtol: 1e-4, atol, what: `eps ${eps}` });
+    z.dispose();
+  }
+});
+
+Deno.test("DPM-Solver++(3M) latents match the release for K = 20, 5 (lower order final) and 3", async () => {
+  const n = 24, q = 6;
+  const A = randnArray(n * q, 3), N = randnArray(n * q, 4);
+  for (const K of [20, 5, 3]) {
+    const z = computeLatents(fromF64(A, [n, q]), { noise: fromF64(N, [n, q]), solver: "dpm++3m", steps: K, tau: 0.7 });
+    const ref = dpmForwardRef(A, N, n, q, K, 1e-3, 0.7).x;
+    assertClose(await z.toArray(), ref, { rtol: 1e-4, atol: 3e-4, what: `K ${K}` });
+    z.dispose();
+  }
+});
+
+Deno.test("DPM orders are 1, 2, 3, 3, ... with exactly K evaluations", async () => {
+  assert.deepEqual(dpmOrders(20), [1, 2, ...Array(18).fill(3)]);
+  for (const K of [3, 4, 5, 9, 10, 20]) {
+    assert.deepEqual(dpmOrders(K), dpmOrdersRef(K), `K ${K}`);
+    assert.deepEqual(dpmForward(K, 1e-3).steps.map((s) => s.history + 1), dpmOrders(K));
+    assert.equal(dpmForwardRef(new Float64Array(2), new Float64Array(2), 2, 1, K).nfe, K);
+  }
+  assert.deepEqual(dpmOrders(5), [1, 2, 3, 2, 1]);
+  const before = flowStats.evaluations;
+  const z = computeLatents(fromF64(randnArray(8, 5), [4, 2]), { solver: "dpm++3m", seed: 1 });
+  await z.toArray();
+  assert.equal(flowStats.evaluations - before, 20);
+  const t = dpmForward(20, 1e-3).steps.map((s) => s.t);
+  assertClose(t, Array.from({ length: 20 }, (_, k) => 1e-3 + (k * 0.998) / 20), { rtol: 0, atol: 1e-15 });
+});
+
+Deno.test("one dominant anchor: one Euler step lands at (1-eps-h)a + (eps+h)n, one DPM step exactly on (1-t1)a + t1 n", async () => {
+  const q = 3;
+  const A = Float64Array.from([0, 0, 0, 30, 0, 0, 0, 30, 0, 0, 0, 30]); // far apart: each row sees only its own anchor
+  const n = 4, N = randnArray(n * q, 6);
+  const run = async (schedule: ReturnType<typeof eulerForward>, eps: number) => {
+    const first = { ...schedule, steps: schedule.steps.slice(0, 1) };
+    const x0 = A.map((a, i) => (1 - eps) * a + eps * N[i]);
+    const x1 = flow({ anchors: fromF64(A, [n, q]), x0: fromF64(x0, [n, q]), schedule: first });
+    return await x1.toArray();
+  };
+  const eps = 1e-4, h = (1 - eps) / 20;
+  const euler = await run(eulerForward(20, eps), eps);
+  assertClose(euler, A.map((a, i) => (1 - eps - h) * a + (eps + h) * N[i]), { atol: 2e-3 });
+  const dEps = 1e-3, t1 = dEps + 0.998 / 20;
+  const dpm = await run(dpmForward(20, dEps), dEps);
+  assertClose(dpm, A.map((a, i) => (1 - t1) * a + t1 * N[i]), { rtol: 1e-5, atol: 2e-4 });
+});
+
+Deno.test("tau = 0 gives the deterministic zone centre", async () => {
+  const n = 6, q = 3;
+  const A = fromF64(randnArray(n * q, 7), [n, q]);
+  const a = await computeLatents(A, { tau: 0, seed: 1 }).toArray();
+  const b = await computeLatents(A, { tau: 0, seed: 2 }).toArray();
+  assertClose(a, b, { rtol: 0, atol: 0 });
+  const c = await computeLatents(A, { seed: 1 }).toArray();
+  assert.ok(c.some((v, i) => Math.abs(v - a[i]) > 1e-3));
+});
+
+Deno.test("Euler latents: gradient w.r.t. anchors and noise matches finite differences", async () => {
+  const n = 12, q = 5;
+  const A = randnArray(n * q, 8), N = randnArray(n * q, 9);
+  await checkGrad(
+    ([a, nz]) => computeLatents(a, { noise: nz, steps: 5, eps: 0.05, tau: 0.8 }),
+    ([a, nz]) => eulerForwardRef(a, nz, n, q, 5, 0.05, 0.8),
+    [{ shape: [n, q], data: A }, { shape: [n, q], data: N }],
+    { rtol: 1e-4, atol: 5e-5, h: 1e-6 },
+  );
+});
+
+Deno.test("Euler latents at the defaults (eps 1e-4, 20 steps): gradient within float32 accuracy", async () => {
+  const n = 10, q = 4;
+  const A = randnArray(n * q, 10), N = randnArray(n * q, 11);
+  await checkGrad(
+    ([a, nz]) => computeLatents(a, { noise: nz }),
+    ([a, nz]) => eulerForwardRef(a, nz, n, q, 20),
+    [{ shape: [n, q], data: A }, { shape: [n, q], data: N }],
+    { rtol: 1e-3, atol: 3e-3, h: 1e-6, gradRtol: 5e-3, gradAtol: 3e-3 },
+  );
+});
+
+Deno.test("DPM-Solver++ latents: gradient w.r.t. anchors and noise matches finite differences", async () => {
+  const n = 10, q = 4;
+  const A = randnArray(n * q, 12), N = randnArray(n * q, 13);
+  for (const K of [6, 12]) {
+    await checkGrad(
+      ([a, nz]) => computeLatents(a, { noise: nz, steps: K, eps: 0.05, solver: "dpm++3m" }),
+      ([a, nz]) => dpmForwardRef(a, nz, n, q, K, 0.05).x,
+      [{ shape: [n, q], data: A }, { shape: [n, q], data: N }],
+      { rtol: 1e-4, atol: 5e-5, h: 1e-6 },
+    );
+  }
+  await checkGrad(
+    ([a, nz]) => computeLatents(a, { noise: nz, solver: "dpm++3m" }),
+    ([a, nz]) => dpmForwardRef(a, nz, n, q, 20).x,
+    [{ shape: [n, q], data: A }, { shape: [n, q], data: N }],
+    { rtol: 1e-3, atol: 5e-4, h: 1e-6, gradRtol: 2e-3, gradAtol: 5e-4 },
+  );
+});
+
+Deno.test("computeLatents forward+backward leaves no buffer behind", async () => {
+  const A = fromF64(randnArray(24, 14), [8, 3], true);
+  for (const solver of ["euler", "dpm++3m"] as const) {
+    await assertNoLeak(async () => {
+      const z = computeLatents(A, { seed: 3, solver, steps: 4 });
+      const s = z.sum();
+      s.backward();
+      await A.grad!.toArray();
+      for (const t of [z, s, A.grad!]) t.dispose();
+      A.grad = undefined;
+    }, `${solver} fwd+bwd`);
+  }
+});
+
+Deno.test("backward: row chunks and every GEMM tile shape give the same gradients", async () => {
+  const { backwardTuning } = await import("../latent/flow_backward.ts");
+  const n = 600, q = 40;
+  const A = fromF64(randnArray(n * q, 15), [n, q], true), N = fromF64(randnArray(n * q, 16), [n, q], true);
+  const seed = fromF64(randnArray(n * q, 17), [n, q]);
+  const grads = async (): Promise<Float32Array[]> => {
+    const z = computeLatents(A, { noise: N, steps: 3, eps: 0.05, solver: "dpm++3m" });
+    z.backward(seed);
+    const out = [await A.grad!.toArray(), await N.grad!.toArray()];
+    for (const t of [z, A.grad!, N.grad!]) t.dispose();
+    A.grad = N.grad = undefined;
+    return out;
+  };
+  const base = await grads();
+  const saved = { ...backwardTuning };
+  const variants: Partial<typeof backwardTuning>[] = [
+    { chunkBytes: 8 * n * 256 }, // 256-row chunks: 3 chunks, the last one partial
+    { m1: [8, 4], m2: [8, 8], m3: [8, 8], bk: 8 },
+    { m1: [4, 4], m2: [4, 8], m3: [8, 4] },
+  ];
+  for (const v of variants) {
+    Object.assign(backwardTuning, v);
+    const g = await grads();
+    for (const key of Object.keys(backwardTuning) as (keyof typeof backwardTuning)[]) delete backwardTuning[key];
+    Object.assign(backwardTuning, saved);
+    assertClose(g[0], base[0], { rtol: 1e-4, atol: 1e-5, what: `anchors ${JSON.stringify(v)}` });
+    assertClose(g[1], base[1], { rtol: 1e-4, atol: 1e-5, what: `noise ${JSON.stringify(v)}` });
+  }
+});
