@@ -10,8 +10,14 @@ import type { Tensor } from "@lzn/tensor";
 import { decodeLatents } from "@lzn/latent";
 import type { DecodeOptions, Decoder } from "./types.ts";
 
+/** The label decoder's config, defaults filled in. */
+export interface LabelDecoderConfig {
+  /** Euler steps of the reverse label flow (default 100, as the release). */
+  steps: number;
+}
+
 /**
- * The label decoder's config (zod).
+ * The label decoder's config schema (zod).
  *
  * @example
  * ```ts
@@ -19,13 +25,9 @@ import type { DecodeOptions, Decoder } from "./types.ts";
  * console.log(LabelDecoderConfig.parse({}).steps); // 100
  * ```
  */
-export const LabelDecoderConfig = z.object({
-  /** Euler steps of the reverse label flow (the release: 100). */
+export const LabelDecoderConfig: z.ZodType<LabelDecoderConfig, Partial<LabelDecoderConfig>> = z.object({
   steps: z.number().int().min(1).max(10000).default(100),
 }).strict();
-
-/** The label decoder config after defaults are filled in. */
-export type LabelDecoderConfig = z.output<typeof LabelDecoderConfig>;
 
 /** Anything holding a label-anchor matrix `[C, q]` (the label encoder does). */
 export interface LabelAnchors {
@@ -39,11 +41,11 @@ export interface LabelAnchors {
  * @example
  * ```ts
  * import { LabelDecoder } from "@lzn/decoders";
- * import { LabelEncoder } from "@lzn/encoders";
- * const labels = new LabelEncoder({ classes: 10, latentDim: 16 });
- * const decoder = new LabelDecoder(labels);
- * const z = labels.latents(Int32Array.from([0, 1, 2]), { seed: 1 });
- * console.log(await decoder.decode(z)); // Int32Array [0, 1, 2] (zones map back to their class)
+ * import { tensor } from "@lzn/tensor";
+ * const anchorSet = tensor([-3, 0, 3, 0, 0, 3], [3, 2]); // three label anchors in 2-D
+ * const decoder = new LabelDecoder({ anchorSet });
+ * const z = tensor([-2.5, 0.4, 0.1, 2.2], [2, 2]);
+ * console.log(await decoder.decode(z)); // Int32Array [0, 2]
  * ```
  */
 export class LabelDecoder implements Decoder<Int32Array> {
@@ -51,7 +53,7 @@ export class LabelDecoder implements Decoder<Int32Array> {
   readonly config: LabelDecoderConfig;
 
   /** Decodes over `anchors.anchorSet`; throws a readable error for a bad config. */
-  constructor(readonly anchors: LabelAnchors, config: z.input<typeof LabelDecoderConfig> = {}) {
+  constructor(readonly anchors: LabelAnchors, config: Partial<LabelDecoderConfig> = {}) {
     const parsed = LabelDecoderConfig.safeParse(config);
     if (!parsed.success) throw new Error(`invalid label decoder config:\n${z.prettifyError(parsed.error)}`);
     this.config = parsed.data;
@@ -70,10 +72,14 @@ export class LabelDecoder implements Decoder<Int32Array> {
   /** Class of each latent row: nearest label anchor after the reverse flow. */
   async decode(latents: Tensor, opts: DecodeOptions = {}): Promise<Int32Array> {
     if (latents.ndim !== 2 || latents.shape[1] !== this.latentDim) {
-      throw new Error(`label decoder: latents must be [n, ${this.latentDim}], got [${latents.shape.join(", ")}]`);
+      throw new Error(
+        `label decoder: latents must be [n, ${this.latentDim}], got [${latents.shape.join(", ")}]`,
+      );
     }
     if (opts.weights && (opts.weights.ndim !== 1 || opts.weights.shape[0] !== this.classes)) {
-      throw new Error(`label decoder: weights must be [${this.classes}], got [${opts.weights.shape.join(", ")}]`);
+      throw new Error(
+        `label decoder: weights must be [${this.classes}], got [${opts.weights.shape.join(", ")}]`,
+      );
     }
     const { endpoints, nearest } = await decodeLatents(this.anchors.anchorSet, latents, {
       steps: this.config.steps,

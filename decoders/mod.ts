@@ -5,9 +5,9 @@
  * @example
  * ```ts
  * import { LabelDecoder } from "@lzn/decoders";
- * import { LabelEncoder } from "@lzn/encoders";
- * const labels = new LabelEncoder({ classes: 10, latentDim: 16 });
- * const decoder = new LabelDecoder(labels, { steps: 100 });
+ * import { tensor } from "@lzn/tensor";
+ * const decoder = new LabelDecoder({ anchorSet: tensor([-1, -1, 1, 1], [2, 2]) }, { steps: 100 });
+ * const labels = await decoder.decode(tensor([0.9, 1.2], [1, 2])); // Int32Array [1]
  * ```
  *
  * @module

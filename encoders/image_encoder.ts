@@ -13,53 +13,93 @@ import { parseConfig } from "./config.ts";
 import { LatentHead } from "./latent_head.ts";
 import type { Encoder, ImageBatch, LatentOptions } from "./types.ts";
 
-const Fields = z.object({
+/** The image encoder's config, defaults filled in (see {@link ImageEncoderConfig} for the schema). */
+export interface ImageEncoderConfig {
   /** Latent dimension q. */
+  latentDim: number;
+  /** Image height = width (default 28). */
+  imageSize: number;
+  /** Image channels (default 1, as MNIST). */
+  inChannels: number;
+  /** Output channels of each 3x3 conv level (default [16, 32, 32]). */
+  channels: number[];
+  /** Stride of each level's conv, 1 or 2, one per level (default [2, 2, 1]). */
+  strides: (1 | 2)[];
+  /** GroupNorm groups; must divide every entry of `channels` (default 4). */
+  groups: number;
+  /** Channels of each head's 1x1 conv (default 4; the release: 20). */
+  headChannels: number;
+  /** Hidden units of each head (default 64; the release: 200). */
+  headHidden: number;
+  /**
+   * Levels (0-based) whose feature map has a latent head (default: every level; the release's 256-px
+   * encoders have heads at some resolutions only, the other maps contributing zero).
+   */
+  headLevels?: number[];
+  /** Linear layers per head, >= 2 (default 2, as the release). */
+  headLayers: number;
+  /** Latent flow of the image latents (default DPM-Solver++ 3M, as case studies 1 and 3). */
+  latentSolver: "dpm++3m" | "euler";
+  /** Steps of that flow (default 20, as the release). */
+  latentSteps: number;
+  /** Seed of the parameter initialisation (default 0). */
+  seed: number;
+}
+
+/** What a caller may pass: `latentDim` and any other field (the rest take their defaults). */
+export type ImageEncoderConfigInput = Pick<ImageEncoderConfig, "latentDim"> & Partial<ImageEncoderConfig>;
+/** The image encoder's config without the latent dimension. */
+export type ImageEncoderArchitecture = Omit<ImageEncoderConfig, "latentDim">;
+
+const Fields = z.object({
   latentDim: z.number().int().min(1).max(4096),
-  /** Image height = width. */
   imageSize: z.number().int().min(4).max(1024).default(28),
-  /** Image channels (1 for MNIST). */
   inChannels: z.number().int().min(1).max(64).default(1),
-  /** Output channels of each 3x3 conv level; each level's map feeds a latent head. */
   channels: z.array(z.number().int().min(1).max(4096)).min(1).max(16).default([16, 32, 32]),
-  /** Stride of each level's conv (1 or 2), same length as `channels`. */
   strides: z.array(z.union([z.literal(1), z.literal(2)])).min(1).max(16).default([2, 2, 1]),
-  /** GroupNorm groups; must divide every entry of `channels`. */
   groups: z.number().int().min(1).default(4),
-  /** Channels of each head's 1x1 conv (the release: 20). */
   headChannels: z.number().int().min(1).max(1024).default(4),
-  /** Hidden units of each head (the release: 200). */
   headHidden: z.number().int().min(1).max(16384).default(64),
-  /** Linear layers per head, >= 2 (the release: 2). */
+  headLevels: z.array(z.number().int().min(0)).min(1).optional(),
   headLayers: z.number().int().min(2).max(8).default(2),
-  /** Latent flow used for image latents. */
   latentSolver: z.enum(["dpm++3m", "euler"]).default("dpm++3m"),
-  /** Steps of that flow (the release: 20). */
   latentSteps: z.number().int().min(1).max(1000).default(20),
-  /** Seed of the parameter initialisation. */
   seed: z.number().int().min(0).max(2 ** 31).default(0),
 }).strict();
 
 function checkLevels(
-  cfg: { channels: number[]; strides: number[]; groups: number },
+  cfg: { channels: number[]; strides: number[]; groups: number; headLevels?: number[] },
   ctx: z.RefinementCtx,
 ): void {
+  cfg.headLevels?.forEach((level, i) => {
+    if (level >= cfg.channels.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["headLevels", i],
+        message: `level ${level} does not exist (${cfg.channels.length} levels)`,
+      });
+    }
+  });
   if (cfg.strides.length !== cfg.channels.length) {
     ctx.addIssue({
       code: "custom",
       path: ["strides"],
-      message: `needs one stride per conv level: ${cfg.channels.length} (channels has ${cfg.channels.length})`,
+      message: `needs one stride per conv level (${cfg.channels.length}), got ${cfg.strides.length}`,
     });
   }
   cfg.channels.forEach((c, i) => {
     if (c % cfg.groups !== 0) {
-      ctx.addIssue({ code: "custom", path: ["channels", i], message: `${c} is not divisible by groups (${cfg.groups})` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["channels", i],
+        message: `${c} is not divisible by groups (${cfg.groups})`,
+      });
     }
   });
 }
 
 /**
- * The image encoder's config (zod). Defaults give the ~1.6 MFLOP-per-image encoder of the MNIST demo.
+ * The image encoder's config schema (zod). Defaults give the ~1.6 MFLOP-per-image encoder of the MNIST demo.
  *
  * @example
  * ```ts
@@ -68,11 +108,13 @@ function checkLevels(
  * console.log(cfg.channels); // [16, 32, 32]
  * ```
  */
-export const ImageEncoderConfig = Fields.superRefine(checkLevels);
+export const ImageEncoderConfig: z.ZodType<ImageEncoderConfig, ImageEncoderConfigInput> = Fields.superRefine(
+  checkLevels,
+);
 
 /**
- * The image encoder's architecture without the latent dimension, for recipes that set q once for every
- * part of a latent space.
+ * The image encoder's architecture schema without the latent dimension, for recipes that set q once for
+ * every part of a latent space.
  *
  * @example
  * ```ts
@@ -80,12 +122,10 @@ export const ImageEncoderConfig = Fields.superRefine(checkLevels);
  * console.log(ImageEncoderArchitecture.parse({}).strides); // [2, 2, 1]
  * ```
  */
-export const ImageEncoderArchitecture = Fields.omit({ latentDim: true }).superRefine(checkLevels);
-
-/** The image encoder config after defaults are filled in. */
-export type ImageEncoderConfig = z.output<typeof ImageEncoderConfig>;
-/** What a caller may pass (defaults optional). */
-export type ImageEncoderConfigInput = z.input<typeof ImageEncoderConfig>;
+export const ImageEncoderArchitecture: z.ZodType<
+  ImageEncoderArchitecture,
+  Partial<ImageEncoderArchitecture>
+> = Fields.omit({ latentDim: true }).superRefine(checkLevels);
 
 /**
  * Spatial sizes of the feature maps of a config (a 3x3 conv with padding 1 and stride s maps r to
@@ -114,13 +154,21 @@ export function featureResolutions(cfg: ImageEncoderConfig): number[] {
 export function encoderFlops(cfg: ImageEncoderConfig): number {
   const res = featureResolutions(cfg);
   let cin = cfg.inChannels, flops = 0;
+  const withHead = headLevelsOf(cfg);
   cfg.channels.forEach((c, i) => {
     const px = res[i] * res[i];
-    flops += 2 * px * c * cin * 9 + 2 * px * cfg.headChannels * c + 2 * px * cfg.headChannels * cfg.headHidden +
-      2 * cfg.headHidden * cfg.headHidden * (cfg.headLayers - 2) + 2 * cfg.headHidden * cfg.latentDim;
+    flops += 2 * px * c * cin * 9;
+    if (withHead.includes(i)) {
+      flops += 2 * px * cfg.headChannels * c + 2 * px * cfg.headChannels * cfg.headHidden +
+        2 * cfg.headHidden * cfg.headHidden * (cfg.headLayers - 2) + 2 * cfg.headHidden * cfg.latentDim;
+    }
     cin = c;
   });
   return flops;
+}
+
+function headLevelsOf(cfg: ImageEncoderConfig): number[] {
+  return cfg.headLevels ?? cfg.channels.map((_, i) => i);
 }
 
 /** One conv level: conv3x3 -> GroupNorm -> SiLU. */
@@ -154,8 +202,9 @@ export class ImageEncoder extends Module implements Encoder<ImageBatch> {
   readonly config: ImageEncoderConfig;
   /** Conv levels, in order. */
   levels: ConvLevel[];
-  /** One latent head per level. */
+  /** One latent head per level of `headLevels` (all levels by default). */
   heads: LatentHead[];
+  readonly #headAt: Map<number, LatentHead>;
 
   /** Builds the encoder; throws a `ConfigError` listing every problem of a bad config. */
   constructor(config: ImageEncoderConfigInput) {
@@ -167,9 +216,10 @@ export class ImageEncoder extends Module implements Encoder<ImageBatch> {
     this.levels = cfg.channels.map((c, i) =>
       new ConvLevel(i === 0 ? cfg.inChannels : cfg.channels[i - 1], c, cfg.strides[i], cfg.groups, rng)
     );
-    this.heads = cfg.channels.map((c, i) =>
+    const levels = headLevelsOf(cfg);
+    this.heads = levels.map((i) =>
       new LatentHead({
-        channels: c,
+        channels: cfg.channels[i],
         resolution: res[i],
         headChannels: cfg.headChannels,
         hidden: cfg.headHidden,
@@ -178,6 +228,7 @@ export class ImageEncoder extends Module implements Encoder<ImageBatch> {
         rng,
       })
     );
+    this.#headAt = new Map(levels.map((level, k) => [level, this.heads[k]]));
   }
 
   /** Latent dimension q. */
@@ -185,13 +236,15 @@ export class ImageEncoder extends Module implements Encoder<ImageBatch> {
     return this.config.latentDim;
   }
 
-  /** `x [N, C, H, W]` (values in [-1, 1]) -> anchors `[N, q]`: the sum of every level's head. */
+  /** `x [N, C, H, W]` (values in [-1, 1]) -> anchors `[N, q]`: the sum of the heads' outputs. */
   forward(x: Tensor): Tensor {
     let h = x;
     let anchor: Tensor | undefined;
     this.levels.forEach((level, i) => {
       h = level.forward(h);
-      const part = this.heads[i].forward(h);
+      const head = this.#headAt.get(i);
+      if (!head) return;
+      const part = head.forward(h);
       anchor = anchor ? anchor.add(part) : part;
     });
     return anchor!;
@@ -202,7 +255,9 @@ export class ImageEncoder extends Module implements Encoder<ImageBatch> {
     const { imageSize: s, inChannels: c } = this.config;
     if (batch.images.length !== batch.count * c * s * s) {
       throw new Error(
-        `image encoder: a batch of ${batch.count} images of ${c}x${s}x${s} needs ${batch.count * c * s * s} ` +
+        `image encoder: a batch of ${batch.count} images of ${c}x${s}x${s} needs ${
+          batch.count * c * s * s
+        } ` +
           `values, got ${batch.images.length}`,
       );
     }

@@ -11,8 +11,27 @@ import { computeLatents } from "@lzn/latent";
 import { parseConfig } from "./config.ts";
 import type { AnchorSetEncoder, Labels, LatentOptions } from "./types.ts";
 
+/** The label encoder's config, defaults filled in (see {@link LabelEncoderConfig} for the schema). */
+export interface LabelEncoderConfig {
+  /** Number of classes C. */
+  classes: number;
+  /** Latent dimension q. */
+  latentDim: number;
+  /** Euler steps of the label flow (default 100, as the release). */
+  latentSteps: number;
+  /** Start time of the forward flow (default 1e-4, as the release). */
+  latentEps: number;
+  /** Seed of the N(0, 1) initialisation (default 0). */
+  seed: number;
+}
+
+/** What a caller may pass: `classes`, `latentDim` and any other field. */
+export type LabelEncoderConfigInput =
+  & Pick<LabelEncoderConfig, "classes" | "latentDim">
+  & Partial<LabelEncoderConfig>;
+
 /**
- * The label encoder's config (zod).
+ * The label encoder's config schema (zod).
  *
  * @example
  * ```ts
@@ -20,23 +39,13 @@ import type { AnchorSetEncoder, Labels, LatentOptions } from "./types.ts";
  * console.log(LabelEncoderConfig.parse({ classes: 10, latentDim: 32 }).latentSteps); // 100
  * ```
  */
-export const LabelEncoderConfig = z.object({
-  /** Number of classes C. */
+export const LabelEncoderConfig: z.ZodType<LabelEncoderConfig, LabelEncoderConfigInput> = z.object({
   classes: z.number().int().min(2).max(100000),
-  /** Latent dimension q. */
   latentDim: z.number().int().min(1).max(4096),
-  /** Euler steps of the label flow (the release: 100). */
   latentSteps: z.number().int().min(1).max(10000).default(100),
-  /** Start time of the forward flow (the release: 1e-4). */
   latentEps: z.number().gt(0).lt(0.5).default(1e-4),
-  /** Seed of the N(0, 1) initialisation. */
   seed: z.number().int().min(0).max(2 ** 31).default(0),
 }).strict();
-
-/** The label encoder config after defaults are filled in. */
-export type LabelEncoderConfig = z.output<typeof LabelEncoderConfig>;
-/** What a caller may pass (defaults optional). */
-export type LabelEncoderConfigInput = z.input<typeof LabelEncoderConfig>;
 
 /**
  * The label encoder (a `Module` with one parameter, `anchorSet`).

@@ -31,7 +31,9 @@ export interface AlignmentOptions {
 function pairsTensor(pairs: Int32Array | Tensor, b: number): { t: Tensor; own: boolean } {
   if (pairs instanceof Tensor) {
     if (pairs.dtype !== "i32" || pairs.size !== b) {
-      throw new Error(`lzn: pairs must be an i32 tensor of ${b} elements, got ${pairs.dtype} [${pairs.shape}]`);
+      throw new Error(
+        `lzn: pairs must be an i32 tensor of ${b} elements, got ${pairs.dtype} [${pairs.shape}]`,
+      );
     }
     return { t: pairs, own: false };
   }
@@ -39,7 +41,13 @@ function pairsTensor(pairs: Int32Array | Tensor, b: number): { t: Tensor; own: b
   return { t: tensor(pairs, [b], { dtype: "i32" }), own: true };
 }
 
-function inputs(anchorsX: Tensor, latentsY: Tensor, pairs: Tensor, steps: number, weights?: Tensor): FlowInputs {
+function inputs(
+  anchorsX: Tensor,
+  latentsY: Tensor,
+  pairs: Tensor,
+  steps: number,
+  weights?: Tensor,
+): FlowInputs {
   return { anchors: anchorsX, x0: latentsY, schedule: eulerReverse(steps), weights, pairs };
 }
 

@@ -64,7 +64,8 @@ export function computeLatents(anchors: Tensor, opts: ComputeLatentsOptions = {}
   if (opts.noise && (opts.noise.shape[0] !== anchors.shape[0] || opts.noise.shape[1] !== anchors.shape[1])) {
     throw new Error(`lzn: noise must have the anchors' shape [${anchors.shape}], got [${opts.noise.shape}]`);
   }
-  const noise = opts.noise ?? randn(anchors.shape, { seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52) });
+  const noise = opts.noise ??
+    randn(anchors.shape, { seed: opts.seed ?? Math.floor(Math.random() * 2 ** 52) });
   // The release's x_0 = eps * (tau n) + (1 - eps) * a, with the same float32 roundings.
   const scaled = tau === 1 ? noise : noise.mul(tau);
   const part1 = scaled.mul(eps), part2 = anchors.mul(1 - eps);

@@ -35,7 +35,9 @@ export interface DecodedTensors {
 
 function checkDecode(anchors: Tensor, latents: Tensor): void {
   if (anchors.ndim !== 2 || latents.ndim !== 2 || anchors.shape[1] !== latents.shape[1]) {
-    throw new Error(`lzn: decode needs anchors [N, q] and latents [b, q], got [${anchors.shape}] and [${latents.shape}]`);
+    throw new Error(
+      `lzn: decode needs anchors [N, q] and latents [b, q], got [${anchors.shape}] and [${latents.shape}]`,
+    );
   }
 }
 
@@ -71,7 +73,11 @@ export function nearestAnchor(points: Tensor, anchors: Tensor): Tensor {
  * const { endpoints, nearest } = decodeLatentsTensors(A, tensor([0.3, -0.2], [2, 1]), { steps: 20 });
  * ```
  */
-export function decodeLatentsTensors(anchors: Tensor, latents: Tensor, opts: DecodeTensorsOptions = {}): DecodedTensors {
+export function decodeLatentsTensors(
+  anchors: Tensor,
+  latents: Tensor,
+  opts: DecodeTensorsOptions = {},
+): DecodedTensors {
   checkDecode(anchors, latents);
   const schedule = eulerReverse(opts.steps ?? 100);
   const inp = { anchors, x0: latents, schedule, weights: opts.weights };
@@ -103,11 +109,19 @@ function softAssignments(
   const sq = Tensor.empty([n]);
   anchorNorms(anchors, sq);
   const out = Tensor.empty([K, b, n]);
-  const decls: [string, "read" | "read_write", string][] = [["XS", "read", "f32"], ["A", "read", "f32"], ["SQ", "read", "f32"], [
-    "AB",
-    "read",
-    "f32",
-  ], ["LSE", "read", "f32"], ...(lw ? [["LW", "read", "f32"] as [string, "read", string]] : []), ["P", "read_write", "f32"]];
+  const decls: [string, "read" | "read_write", string][] = [
+    ["XS", "read", "f32"],
+    ["A", "read", "f32"],
+    ["SQ", "read", "f32"],
+    [
+      "AB",
+      "read",
+      "f32",
+    ],
+    ["LSE", "read", "f32"],
+    ...(lw ? [["LW", "read", "f32"] as [string, "read", string]] : []),
+    ["P", "read_write", "f32"],
+  ];
   // Same fma chain as the velocity kernel, so exp(S - lse) matches the probabilities the flow used.
   const wgsl = `${bindings(decls)}
 @compute @workgroup_size(256)

@@ -44,7 +44,16 @@ export interface FlowRecord {
   saved: boolean;
 }
 
-/** Counters for tests: velocity evaluations (NFE) since the last reset. */
+/**
+ * Counters for tests: velocity evaluations (NFE) since the last reset.
+ *
+ * @example
+ * ```ts
+ * const before = flowStats.evaluations;
+ * // ... run a flow of K steps ...
+ * console.log(flowStats.evaluations - before); // K
+ * ```
+ */
 export const flowStats = { evaluations: 0 };
 
 function checkInputs(inp: FlowInputs): { b: number; q: number; n: number } {
@@ -55,7 +64,9 @@ function checkInputs(inp: FlowInputs): { b: number; q: number; n: number } {
     );
   }
   const [n, q] = anchors.shape, b = x0.shape[0];
-  if (weights && weights.size !== n) throw new Error(`lzn: weights must have ${n} elements, got [${weights.shape}]`);
+  if (weights && weights.size !== n) {
+    throw new Error(`lzn: weights must have ${n} elements, got [${weights.shape}]`);
+  }
   if (pairs && (pairs.size !== b || pairs.dtype !== "i32")) {
     throw new Error(`lzn: pairs must be i32 [${b}], got ${pairs.dtype} [${pairs.shape}]`);
   }
@@ -95,7 +106,16 @@ export function flowForward(inp: FlowInputs, save: boolean): { xK: Tensor; rec: 
   const xSlot = (k: number) => (save ? k : k % 2) * bq;
   const dSlot = (k: number) => (save ? k : k % (maxHistory + 1)) * bq;
   copyBuffer(inp.x0.buffer, 0, xs.buffer, 0, bq * 4);
-  const vBuffers = [xs, inp.anchors, sq, ...(lw ? [lw] : []), ...(inp.pairs ? [inp.pairs] : []), op, ml, ...(sp ? [sp] : [])]
+  const vBuffers = [
+    xs,
+    inp.anchors,
+    sq,
+    ...(lw ? [lw] : []),
+    ...(inp.pairs ? [inp.pairs] : []),
+    op,
+    ml,
+    ...(sp ? [sp] : []),
+  ]
     .map((t) => t.buffer);
   const uGrid = linearGrid(bq, 256).workgroups;
   for (let k = 0; k < K; k++) {
@@ -135,7 +155,15 @@ export function flowForward(inp: FlowInputs, save: boolean): { xK: Tensor; rec: 
   return { xK, rec: { xs, ds, lse, sp, sq, lw, saved: save } };
 }
 
-/** Releases a record's tensors. */
+/**
+ * Releases a record's tensors.
+ *
+ * @example
+ * ```ts
+ * // const { xK, rec } = flowForward(inputs, false);
+ * // disposeRecord(rec);
+ * ```
+ */
 export function disposeRecord(rec: FlowRecord): void {
   for (const t of [rec.xs, rec.ds, rec.lse, rec.sp, rec.sq, rec.lw]) t?.dispose();
 }

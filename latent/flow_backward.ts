@@ -39,7 +39,15 @@ import {
   zeroFill,
 } from "./small_kernels.ts";
 
-/** Tunables of the backward (benchmarks sweep them). */
+/**
+ * Tunables of the backward (benchmarks sweep them).
+ *
+ * @example
+ * ```ts
+ * backwardTuning.m2 = [8, 8]; // force 128x128 tiles for the gx GEMM (benchmarks)
+ * delete backwardTuning.m2;
+ * ```
+ */
 export const backwardTuning: {
   chunkBytes: number;
   bk: number;
@@ -47,7 +55,7 @@ export const backwardTuning: {
   m1?: [4 | 8, 4 | 8];
   m2?: [4 | 8, 4 | 8];
   m3?: [4 | 8, 4 | 8];
-} = { chunkBytes: 512 * 2 ** 20, bk: 16, targetGroups: 200 };
+} = { chunkBytes: 512 * 2 ** 20, bk: 16, targetGroups: 128 };
 
 /** Alignment injection: rows whose maximum sits at step `kstar[i]` receive `gm[i]` on their paired probability. */
 export interface Injection {
@@ -87,7 +95,12 @@ function pickTile(M: number, N: number, forced?: [4 | 8, 4 | 8]): [4 | 8, 4 | 8]
  * // const { gA, gx0 } = flowBackward(inputs, record, upstream);
  * ```
  */
-export function flowBackward(inp: FlowInputs, rec: FlowRecord, gxK: Tensor | null, inj?: Injection): FlowGrads {
+export function flowBackward(
+  inp: FlowInputs,
+  rec: FlowRecord,
+  gxK: Tensor | null,
+  inj?: Injection,
+): FlowGrads {
   if (!rec.saved) throw new Error("lzn: flow backward needs a forward run with save = true");
   const [n, q] = inp.anchors.shape, b = inp.x0.shape[0], bq = b * q;
   const steps = inp.schedule.steps, K = steps.length;
@@ -98,7 +111,10 @@ export function flowBackward(inp: FlowInputs, rec: FlowRecord, gxK: Tensor | nul
   zeroFill(gx);
   if (gxK) copyBuffer(gxK.buffer, 0, gx.buffer, (K % 4) * bq * 4, bq * 4);
   const gd = Tensor.empty([bq]);
-  const rc = Math.min(b, Math.max(COL_BLOCK, Math.floor(backwardTuning.chunkBytes / (8 * n) / COL_BLOCK) * COL_BLOCK));
+  const rc = Math.min(
+    b,
+    Math.max(COL_BLOCK, Math.floor(backwardTuning.chunkBytes / (8 * n) / COL_BLOCK) * COL_BLOCK),
+  );
   const pd = Tensor.empty([2 * rc * n]);
   const csp = Tensor.empty([Math.ceil(rc / COL_BLOCK) * n]);
   const ga = Tensor.empty([n * q]);
@@ -110,7 +126,9 @@ export function flowBackward(inp: FlowInputs, rec: FlowRecord, gxK: Tensor | nul
   const chunks: { r0: number; rows: number }[] = [];
   for (let r0 = 0; r0 < b; r0 += rc) chunks.push({ r0, rows: Math.min(rc, b - r0) });
   const kernels = new Map<number, ReturnType<typeof chunkKernels>>();
-  for (const c of chunks) if (!kernels.has(c.rows)) kernels.set(c.rows, chunkKernels(c.rows, n, q, weighted, injected));
+  for (const c of chunks) {
+    if (!kernels.has(c.rows)) kernels.set(c.rows, chunkKernels(c.rows, n, q, weighted, injected));
+  }
   const m1Buffers = [
     rec.xs,
     gd,
@@ -127,10 +145,17 @@ export function flowBackward(inp: FlowInputs, rec: FlowRecord, gxK: Tensor | nul
     dispatch({
       kernel: adj,
       buffers: [gx.buffer, gd.buffer],
-      params: params([["f", coef[0]], ["f", coef[1]], ["f", coef[2]], ["u", slot(k + 1)], ["u", slot(k + 2)], [
-        "u",
-        slot(k + 3),
-      ]]),
+      params: params([
+        ["f", coef[0]],
+        ["f", coef[1]],
+        ["f", coef[2]],
+        ["u", slot(k + 1)],
+        ["u", slot(k + 2)],
+        [
+          "u",
+          slot(k + 3),
+        ],
+      ]),
       workgroups: linearGrid(bq, 256).workgroups,
     });
     const s = steps[k];
@@ -211,18 +236,29 @@ function chunkKernels(rows: number, n: number, q: number, weighted: boolean, inj
       ["SQ", "read", "f32"],
       ...(weighted ? [["LW", "read", "f32"] as [string, "read", string]] : []),
       ...(injected
-        ? [["PAIR", "read", "i32"], ["KSTAR", "read", "i32"], ["GM", "read", "f32"]] as [string, "read", string][]
+        ? [["PAIR", "read", "i32"], ["KSTAR", "read", "i32"], ["GM", "read", "f32"]] as [
+          string,
+          "read",
+          string,
+        ][]
         : []),
       ["PD", "read_write", "f32"],
     ],
-    params: { fields: "alpha: f32, beta: f32, xOff: u32, r0: u32, step: u32, p0: u32, p1: u32, p2: u32", bytes: 32 },
+    params: {
+      fields: "alpha: f32, beta: f32, xOff: u32, r0: u32, step: u32, p0: u32, p1: u32, p2: u32",
+      bytes: 32,
+    },
     fns: `
 fn ldA(m: u32, k: u32) -> f32 { return XS[u.xOff + (u.r0 + m) * ${q}u + k]; }
 fn ldA2(m: u32, k: u32) -> f32 { return GD[(u.r0 + m) * ${q}u + k]; }
 fn ldB(k: u32, n: u32) -> f32 { return A[n * ${q}u + k]; }
 fn epi(m: u32, n: u32, s: f32, dp: f32) -> f32 {
   var g = dp;
-  ${injected ? "let row = u.r0 + m; if (KSTAR[row] == i32(u.step) && PAIR[row] == i32(n)) { g += GM[row]; }" : ""}
+  ${
+      injected
+        ? "let row = u.r0 + m; if (KSTAR[row] == i32(u.step) && PAIR[row] == i32(n)) { g += GM[row]; }"
+        : ""
+    }
   PD[m * ${n}u + n] = fma(u.alpha, s, u.beta * SQ[n])${weighted ? " + LW[n]" : ""};
   PD[${rows * n}u + m * ${n}u + n] = g;
   return 0.0;
@@ -241,7 +277,10 @@ fn epi(m: u32, n: u32, s: f32, dp: f32) -> f32 {
     aFast: "k",
     bFast: "n",
     decls: [["PD", "read", "f32"], ["A", "read", "f32"], ["GX", "read_write", "f32"]],
-    params: { fields: "a: f32, alpha: f32, r0: u32, inOff: u32, outOff: u32, p0: u32, p1: u32, p2: u32", bytes: 32 },
+    params: {
+      fields: "a: f32, alpha: f32, r0: u32, inOff: u32, outOff: u32, p0: u32, p1: u32, p2: u32",
+      bytes: 32,
+    },
     fns: `
 fn ldA(m: u32, k: u32) -> f32 { return PD[${rows * n}u + m * ${n}u + k]; }
 fn ldB(k: u32, n: u32) -> f32 { return A[k * ${q}u + n]; }

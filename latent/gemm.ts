@@ -44,7 +44,14 @@ export interface GemmSpec {
 
 const cache = new Map<string, Kernel>();
 
-/** Workgroup grid of a GEMM: `[column tiles, row tiles]`. */
+/**
+ * Workgroup grid of a GEMM: `[column tiles, row tiles]`.
+ *
+ * @example
+ * ```ts
+ * gemmGrid({ M: 2000, N: 200, tm: 4, tn: 4 }); // [4, 32]
+ * ```
+ */
 export function gemmGrid(s: Pick<GemmSpec, "M" | "N" | "tm" | "tn">): [number, number] {
   return [Math.ceil(s.N / (16 * s.tn)), Math.ceil(s.M / (16 * s.tm))];
 }
@@ -113,7 +120,9 @@ function gemmWgsl(s: GemmSpec): string {
   const store: string[] = [];
   for (let i = 0; i < perA; i++) {
     const [m, k] = aIdx(`lid + ${256 * i}u`);
-    for (const o of ops) store.push(`{ let m = ${m}; let k = ${k}; sa${o}[k * ${SA}u + m / 4u][m % 4u] = pa${o}_${i}; }`);
+    for (const o of ops) {
+      store.push(`{ let m = ${m}; let k = ${k}; sa${o}[k * ${SA}u + m / 4u][m % 4u] = pa${o}_${i}; }`);
+    }
   }
   for (let i = 0; i < perB; i++) {
     const [k, n] = bIdx(`lid + ${256 * i}u`);
@@ -123,7 +132,9 @@ function gemmWgsl(s: GemmSpec): string {
   for (let i = 0; i < perA; i++) for (const o of ops) decl.push(`var pa${o}_${i}: f32;`);
   for (let i = 0; i < perB; i++) decl.push(`var pb_${i}: f32;`);
   for (const o of ops) {
-    for (let r = 0; r < tm; r++) for (let c = 0; c < GC; c++) decl.push(`var acc${o}_${r}_${c} = vec4f(0.0);`);
+    for (let r = 0; r < tm; r++) {
+      for (let c = 0; c < GC; c++) decl.push(`var acc${o}_${r}_${c} = vec4f(0.0);`);
+    }
   }
   const inner: string[] = [];
   for (let c = 0; c < GC; c++) inner.push(`let bv${c} = sb[k * ${SB}u + tx + ${16 * c}u];`);
@@ -144,7 +155,9 @@ function gemmWgsl(s: GemmSpec): string {
     epi.push(`{ let m = ${row}; if (m < ${M}u) {`);
     for (let c = 0; c < GC; c++) {
       for (let e = 0; e < 4; e++) {
-        const call = s.dual ? `epi(m, n, acc_${r}_${c}[${e}], acc2_${r}_${c}[${e}])` : `epi(m, n, acc_${r}_${c}[${e}])`;
+        const call = s.dual
+          ? `epi(m, n, acc_${r}_${c}[${e}], acc2_${r}_${c}[${e}])`
+          : `epi(m, n, acc_${r}_${c}[${e}])`;
         epi.push(`{ let n = n0 + tx * 4u + ${64 * c + e}u; if (n < ${N}u) { _ = ${call}; } }`);
       }
     }

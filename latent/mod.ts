@@ -21,10 +21,10 @@
  */
 export { computeLatents, type ComputeLatentsOptions } from "./compute_latents.ts";
 export {
+  type DecodedTensors,
   decodeLatents,
   decodeLatentsTensors,
   type DecodeOptions,
-  type DecodedTensors,
   type DecodeTensorsOptions,
   nearestAnchor,
 } from "./decode.ts";
@@ -36,4 +36,11 @@ export {
 } from "./alignment.ts";
 export { posteriorMean, velocity, type VelocityOptions } from "./velocity.ts";
 export { flow, type FlowInputs, flowStats } from "./flow.ts";
-export { dpmForward, dpmOrders, eulerForward, eulerReverse, type FlowSchedule, type FlowStep } from "./schedule.ts";
+export {
+  dpmForward,
+  dpmOrders,
+  eulerForward,
+  eulerReverse,
+  type FlowSchedule,
+  type FlowStep,
+} from "./schedule.ts";

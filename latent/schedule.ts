@@ -157,5 +157,7 @@ export function dpmForward(steps: number, eps: number): FlowSchedule {
 }
 
 function checkSteps(steps: number): void {
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`lzn: flow steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1) {
+    throw new Error(`lzn: flow steps must be a positive integer, got ${steps}`);
+  }
 }

@@ -18,13 +18,23 @@ function k(name: string, storage: ("read" | "read_write")[], wgsl: string, unifo
 }
 
 const IDX = "let i = gid.x + gid.y * nwg.x * 256u;";
-const MAIN = "@compute @workgroup_size(256)\nfn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u)";
+const MAIN =
+  "@compute @workgroup_size(256)\nfn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u)";
 
-/** A params block of f32 (`f`) and u32 (`u`) fields, in order. */
+/**
+ * A params block of f32 (`f`) and u32 (`u`) fields, in order.
+ *
+ * @example
+ * ```ts
+ * const p = params([["f", 0.5], ["u", 3]]); // 16 bytes: f32 0.5, u32 3, padding
+ * ```
+ */
 export function params(fields: ([kind: "f" | "u", value: number])[]): Uint8Array {
   const bytes = Math.max(16, Math.ceil((fields.length * 4) / 16) * 16);
   const dv = new DataView(new ArrayBuffer(bytes));
-  fields.forEach(([kind, v], i) => kind === "f" ? dv.setFloat32(i * 4, v, true) : dv.setUint32(i * 4, v >>> 0, true));
+  fields.forEach(([kind, v], i) =>
+    kind === "f" ? dv.setFloat32(i * 4, v, true) : dv.setUint32(i * 4, v >>> 0, true)
+  );
   return new Uint8Array(dv.buffer);
 }
 
@@ -56,7 +66,16 @@ ${MAIN} {
   });
 }
 
-/** `LW[j] = log w_j`, or `-inf` where `w_j <= 0`. */
+/**
+ * `LW[j] = log w_j`, or `-inf` where `w_j <= 0`.
+ *
+ * @example
+ * ```ts
+ * import { tensor, Tensor } from "../tensor/mod.ts";
+ * const lw = Tensor.empty([2]);
+ * logWeights(tensor([1, 0], [2]), lw); // [0, -inf]
+ * ```
+ */
 export function logWeights(weights: Tensor, out: Tensor): void {
   const n = weights.size;
   const wgsl = `${bindings([["W", "read", "f32"], ["LW", "read_write", "f32"]])}
@@ -73,29 +92,25 @@ ${MAIN} {
   });
 }
 
-/** Fills the first `n` elements of a tensor's buffer with zeros. */
+/**
+ * Fills the first `n` elements of a tensor's buffer with zeros.
+ *
+ * @example
+ * ```ts
+ * import { Tensor } from "../tensor/mod.ts";
+ * const t = Tensor.empty([8]);
+ * zeroFill(t);
+ * ```
+ */
 export function zeroFill(t: Tensor, n = t.size): void {
   const wgsl = `${bindings([["Y", "read_write", "f32"]])}
 ${MAIN} {
   ${IDX}
   if (i < ${n}u) { Y[i] = 0.0; }
 }`;
-  dispatch({ kernel: k("latent_zero", ["read_write"], wgsl), buffers: [t.buffer], workgroups: linearGrid(n, 256).workgroups });
-}
-
-/** Copies `n` elements from `src[srcOff..]` to `dst[dstOff..]` (offsets in elements, via params). */
-export function copyElements(src: Tensor, srcOff: number, dst: Tensor, dstOff: number, n: number): void {
-  const wgsl = `${bindings([["S", "read", "f32"], ["D", "read_write", "f32"]])}
-struct Params { so: u32, dof: u32, n: u32, p: u32 }
-@group(0) @binding(2) var<uniform> u: Params;
-${MAIN} {
-  ${IDX}
-  if (i < u.n) { D[u.dof + i] = S[u.so + i]; }
-}`;
   dispatch({
-    kernel: k("latent_copy", ["read", "read_write"], wgsl, 16),
-    buffers: [src.buffer, dst.buffer],
-    params: params([["u", srcOff], ["u", dstOff], ["u", n], ["u", 0]]),
+    kernel: k("latent_zero", ["read_write"], wgsl),
+    buffers: [t.buffer],
     workgroups: linearGrid(n, 256).workgroups,
   });
 }
@@ -103,6 +118,11 @@ ${MAIN} {
 /**
  * `GD = c0 GX[s0] + c1 GX[s1] + c2 GX[s2]`: the gradient reaching the step's evaluation `D_k` through every
  * update that uses it. Params: `c0, c1, c2: f32; s0, s1, s2: u32`.
+ *
+ * @example
+ * ```ts
+ * const k = adjointKernel(64 * 16); // dispatch over linearGrid(b * q, 256)
+ * ```
  */
 export function adjointKernel(bq: number): Kernel {
   const wgsl = `${bindings([["GX", "read", "f32"], ["GD", "read_write", "f32"]])}
@@ -122,6 +142,11 @@ ${MAIN} {
  * over `dP`. Everything is derived from the same stored numbers, so a one-hot row gives `D = dP_j*` and
  * `dS = 0` exactly (no dependence on how another kernel rounded the logits), which is what keeps
  * `alpha = (1-t)/t^2` from amplifying rounding noise at small t.
+ *
+ * @example
+ * ```ts
+ * const k = softmaxVjpKernel(256, 1000); // dispatch rowGrid(256)
+ * ```
  */
 export function softmaxVjpKernel(rows: number, n: number): Kernel {
   const wgsl = `${bindings([["PD", "read_write", "f32"]])}
@@ -179,10 +204,24 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   return k("latent_softmax_vjp", ["read_write"], wgsl);
 }
 
-/** Rows per workgroup column of {@link colPartialKernel}. */
+/**
+ * Rows per workgroup column of {@link colPartialKernel}.
+ *
+ * @example
+ * ```ts
+ * const rowBlocks = Math.ceil(2000 / COL_BLOCK); // 8
+ * ```
+ */
 export const COL_BLOCK = 256;
 
-/** `CSP[rb, j] = sum of dS[i, j]` over row block `rb` (256 rows); dS is the second half of `PD`. */
+/**
+ * `CSP[rb, j] = sum of dS[i, j]` over row block `rb` (256 rows); dS is the second half of `PD`.
+ *
+ * @example
+ * ```ts
+ * const k = colPartialKernel(2000, 2000); // grid [ceil(n / 256), ceil(rows / COL_BLOCK)]
+ * ```
+ */
 export function colPartialKernel(rows: number, n: number): Kernel {
   const wgsl = `${bindings([["PD", "read", "f32"], ["CSP", "read_write", "f32"]])}
 @compute @workgroup_size(256)
@@ -198,7 +237,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: v
   return k("latent_col_partial", ["read", "read_write"], wgsl);
 }
 
-/** Workgroups for one-workgroup-per-item kernels: folded into 2-D past 65535. */
+/**
+ * Workgroups for one-workgroup-per-item kernels: folded into 2-D past 65535.
+ *
+ * @example
+ * ```ts
+ * rowGrid(100000); // [65535, 2]
+ * ```
+ */
 export function rowGrid(items: number): [number, number] {
   const x = Math.min(items, 65535);
   return [x, Math.ceil(items / x)];
@@ -207,9 +253,16 @@ export function rowGrid(items: number): [number, number] {
 /**
  * Folds the per-row-block column sums of `dS`: `CS[j] += cScale * sum`, `GLW[j] += sum`.
  * Params: `cScale: f32`.
+ *
+ * @example
+ * ```ts
+ * const k = colSumKernel(2000, 8); // 8 row blocks of partial sums per column
+ * ```
  */
 export function colSumKernel(n: number, tiles: number): Kernel {
-  const wgsl = `${bindings([["CSP", "read", "f32"], ["CS", "read_write", "f32"], ["GLW", "read_write", "f32"]])}
+  const wgsl = `${
+    bindings([["CSP", "read", "f32"], ["CS", "read_write", "f32"], ["GLW", "read_write", "f32"]])
+  }
 struct Params { cScale: f32, p0: f32, p1: f32, p2: f32 }
 @group(0) @binding(3) var<uniform> u: Params;
 ${MAIN} {
@@ -223,9 +276,18 @@ ${MAIN} {
   return k("latent_colsum", ["read", "read_write", "read_write"], wgsl, 16);
 }
 
-/** `G[j, :] = GA[j, :] + CS[j] A[j, :]`: the anchor gradient's `-c alpha a_j sum_i dS_ij` terms, all steps at once. */
+/**
+ * `G[j, :] = GA[j, :] + CS[j] A[j, :]`: the anchor gradient's `-c alpha a_j sum_i dS_ij` terms, all steps at once.
+ *
+ * @example
+ * ```ts
+ * const k = anchorGradKernel(2000, 200); // one thread per element of [N, q]
+ * ```
+ */
 export function anchorGradKernel(n: number, q: number): Kernel {
-  const wgsl = `${bindings([["GA", "read", "f32"], ["CS", "read", "f32"], ["A", "read", "f32"], ["G", "read_write", "f32"]])}
+  const wgsl = `${
+    bindings([["GA", "read", "f32"], ["CS", "read", "f32"], ["A", "read", "f32"], ["G", "read_write", "f32"]])
+  }
 ${MAIN} {
   ${IDX}
   if (i >= ${n * q}u) { return; }
@@ -234,7 +296,14 @@ ${MAIN} {
   return k("latent_anchor_grad", ["read", "read", "read", "read_write"], wgsl);
 }
 
-/** `GW[j] = GLW[j] / w_j` (0 where `w_j = 0`: such an anchor has no probability to move). */
+/**
+ * `GW[j] = GLW[j] / w_j` (0 where `w_j = 0`: such an anchor has no probability to move).
+ *
+ * @example
+ * ```ts
+ * const k = weightGradKernel(10);
+ * ```
+ */
 export function weightGradKernel(n: number): Kernel {
   const wgsl = `${bindings([["GLW", "read", "f32"], ["W", "read", "f32"], ["GW", "read_write", "f32"]])}
 ${MAIN} {
@@ -249,9 +318,20 @@ ${MAIN} {
 /**
  * Alignment maximum: `P_k[i] = exp(SP[k, i] - LSE[k, i])` for the kept steps `k = cut..K-1`;
  * `M[i] = max_k P_k[i]`, `KSTAR[i]` = the first step attaining it.
+ *
+ * @example
+ * ```ts
+ * const k = alignMaxKernel(2000, 100, 20); // K = 100 steps, the first 20 dropped
+ * ```
  */
 export function alignMaxKernel(b: number, steps: number, cut: number): Kernel {
-  const wgsl = `${bindings([["SP", "read", "f32"], ["LSE", "read", "f32"], ["M", "read_write", "f32"], ["KSTAR", "read_write", "i32"]])}
+  const wgsl = `${
+    bindings([["SP", "read", "f32"], ["LSE", "read", "f32"], ["M", "read_write", "f32"], [
+      "KSTAR",
+      "read_write",
+      "i32",
+    ]])
+  }
 ${MAIN} {
   ${IDX}
   if (i >= ${b}u) { return; }
@@ -270,6 +350,11 @@ ${MAIN} {
 /**
  * Nearest anchor in squared L2 (direct differences, exact in float32 up to rounding; first index wins ties):
  * one workgroup of 256 threads per 16 rows, 16 threads per row scanning strided anchors, then a tree argmin.
+ *
+ * @example
+ * ```ts
+ * const k = nearestKernel(2000, 10, 200); // dispatch rowGrid(ceil(b / 16))
+ * ```
  */
 export function nearestKernel(b: number, n: number, q: number): Kernel {
   const wgsl = `${bindings([["X", "read", "f32"], ["A", "read", "f32"], ["IDX", "read_write", "i32"]])}

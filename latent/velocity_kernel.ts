@@ -24,7 +24,14 @@
  */
 import { bindings, gpu, type Kernel, kernel } from "../tensor/mod.ts";
 
-/** Rows per workgroup and anchors per tile. */
+/**
+ * Rows per workgroup and anchors per tile.
+ *
+ * @example
+ * ```ts
+ * const rowBlocks = Math.ceil(8192 / BR); // 128
+ * ```
+ */
 export const BR = 64, BC = 64;
 
 /** Tunables of the fused kernel (chosen by {@link planVelocity}, overridable for benchmarks). */
@@ -51,7 +58,15 @@ export interface VelocityShape {
   paired: boolean;
 }
 
-/** Global overrides for benchmarks and tests (`undefined` = automatic). */
+/**
+ * Global overrides for benchmarks and tests (`undefined` = automatic).
+ *
+ * @example
+ * ```ts
+ * velocityTuning.splits = 1; // force one workgroup per row block (tests, benchmarks)
+ * velocityTuning.splits = undefined;
+ * ```
+ */
 export const velocityTuning: { bk?: number; jc?: number; splits?: number; targetGroups: number } = {
   targetGroups: 256,
 };
@@ -63,7 +78,14 @@ function sharedBytes(bk: number, jc: number, qp: number): number {
   return 16 * (union + BR * (BC / 4 + 1)) + 4 * (16 * BR + 3 * BR);
 }
 
-/** Padded latent width: the accumulation phase covers q in groups of 64 columns. */
+/**
+ * Padded latent width: the accumulation phase covers q in groups of 64 columns.
+ *
+ * @example
+ * ```ts
+ * paddedQ(200); // 256
+ * ```
+ */
 export function paddedQ(q: number): number {
   return Math.ceil(q / 64) * 64;
 }
@@ -145,7 +167,11 @@ export function velocityKernel(s: VelocityShape, p: VelocityPlan): Kernel {
   });
 }
 
-function velocityWgsl(s: VelocityShape, p: VelocityPlan, decls: [string, "read" | "read_write", string][]): string {
+function velocityWgsl(
+  s: VelocityShape,
+  p: VelocityPlan,
+  decls: [string, "read" | "read_write", string][],
+): string {
   const { b: B, n: N, q: Q } = s;
   const { bk: BK, jc: JC, splits } = p;
   const QP = paddedQ(Q), QP4 = QP / 4, QG = QP / 64;
@@ -159,7 +185,8 @@ function velocityWgsl(s: VelocityShape, p: VelocityPlan, decls: [string, "read" 
   const unitsA = JC * QP4, perA = Math.ceil(unitsA / 256);
   const R = [0, 1, 2, 3];
   const G = Array.from({ length: QG }, (_, g) => g);
-  const lines = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join("\n    ");
+  const lines = (n: number, f: (i: number) => string) =>
+    Array.from({ length: n }, (_, i) => f(i)).join("\n    ");
 
   const fetchS = (kc: string) =>
     lines(perS, (i) => {
@@ -191,7 +218,9 @@ function velocityWgsl(s: VelocityShape, p: VelocityPlan, decls: [string, "read" 
   const storeA = lines(perA, (i) => `{ let e = lid + ${256 * i}u; if (e < ${unitsA}u) { sm[e] = pv${i}; } }`);
   const paInner = R.map((uu) => {
     const a = G.map((g) => `let av${g} = sm[(jj + ${uu}u) * ${QP4}u + tx + ${16 * g}u];`).join(" ");
-    const f = R.map((r) => G.map((g) => `o${r}_${g} = fma(vec4f(p${r}[${uu}]), av${g}, o${r}_${g});`).join(" "))
+    const f = R.map((r) =>
+      G.map((g) => `o${r}_${g} = fma(vec4f(p${r}[${uu}]), av${g}, o${r}_${g});`).join(" ")
+    )
       .join("\n        ");
     return `{ ${a}\n        ${f} }`;
   }).join("\n      ");
@@ -247,26 +276,33 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
     // Logits of this tile; anchors past N get -inf (probability 0).
     let jb = j0 + tx * 4u;
+    // Components by constant index only: a loop-indexed vector would be demoted to local memory.
     var sq = vec4f(0.0);
     var lw = vec4f(0.0);
-    var valid = vec4<bool>(false);
-    for (var c = 0u; c < 4u; c++) {
-      if (jb + c < ${N}u) { sq[c] = SQ[jb + c]; ${s.weighted ? "lw[c] = LW[jb + c];" : ""} valid[c] = true; }
-    }
+    ${
+    ["x", "y", "z", "w"].map((c, e) =>
+      `if (jb + ${e}u < ${N}u) { sq.${c} = SQ[jb + ${e}u]; ${s.weighted ? `lw.${c} = LW[jb + ${e}u];` : ""} }`
+    ).join("\n    ")
+  }
+    let valid = vec4<bool>(jb < ${N}u, jb + 1u < ${N}u, jb + 2u < ${N}u, jb + 3u < ${N}u);
     let bias = u.beta * sq;
     ${
-    R.map((r) =>
-      `let S${r} = select(vec4f(NEG_INF), fma(vec4f(u.alpha), s${r}, bias) + lw, valid);`
-    ).join("\n    ")
+    R.map((r) => `let S${r} = select(vec4f(NEG_INF), fma(vec4f(u.alpha), s${r}, bias) + lw, valid);`).join(
+      "\n    ",
+    )
   }
     ${
     s.paired
       ? R.map((r) =>
-        `if (pr${r} >= i32(jb) && pr${r} < i32(jb) + 4) { SP[u.spOff + r0 + ty * 4u + ${r}u] = S${r}[u32(pr${r}) - jb]; }`
+        ["x", "y", "z", "w"].map((c, e) =>
+          `if (pr${r} == i32(jb + ${e}u)) { SP[u.spOff + r0 + ty * 4u + ${r}u] = S${r}.${c}; }`
+        ).join(" ")
       ).join("\n    ")
       : ""
   }
-    sm[${RMO}u + tx * 16u + ty] = vec4f(${R.map((r) => `max(max(S${r}.x, S${r}.y), max(S${r}.z, S${r}.w))`).join(", ")});
+    sm[${RMO}u + tx * 16u + ty] = vec4f(${
+    R.map((r) => `max(max(S${r}.x, S${r}.y), max(S${r}.z, S${r}.w))`).join(", ")
+  });
     workgroupBarrier();
     if (lid < ${BR}u) {
       var tm = -3.0e38;
@@ -316,7 +352,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     R.map((r) =>
       `{ let row = r0 + ty * 4u + ${r}u; if (row < ${B}u) { let ob = (wid.y * ${B}u + row) * ${Q}u; ${
         G.map((g) =>
-          `{ let c = (tx + ${16 * g}u) * 4u; for (var e = 0u; e < 4u; e++) { if (c + e < ${Q}u) { OP[ob + c + e] = o${r}_${g}[e]; } } }`
+          `{ let c = (tx + ${16 * g}u) * 4u; ${
+            ["x", "y", "z", "w"].map((cc, e) =>
+              `if (c + ${e}u < ${Q}u) { OP[ob + c + ${e}u] = o${r}_${g}.${cc}; }`
+            )
+              .join(" ")
+          } }`
         ).join(" ")
       } } }`
     ).join("\n  ")
@@ -342,7 +383,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 export function updateKernel(b: number, q: number, splits: number, history: 0 | 1 | 2): Kernel {
   return cached(`update:${b}:${q}:${splits}:${history}`, () => {
     const wgsl = `${
-      bindings([["OP", "read", "f32"], ["ML", "read", "f32"], ["XT", "read_write", "f32"], ["DT", "read_write", "f32"], [
+      bindings([["OP", "read", "f32"], ["ML", "read", "f32"], ["XT", "read_write", "f32"], [
+        "DT",
+        "read_write",
+        "f32",
+      ], [
         "LSE",
         "read_write",
         "f32",
@@ -373,6 +418,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   ${history >= 2 ? "xn += u.b2 * (DT[u.dP2 + i] - d);" : ""}
   XT[u.xOut + i] = xn;
 }`;
-    return kernel({ name: "latent_update", wgsl, storage: ["read", "read", "read_write", "read_write", "read_write"], uniform: 48 });
+    return kernel({
+      name: "latent_update",
+      wgsl,
+      storage: ["read", "read", "read_write", "read_write", "read_write"],
+      uniform: 48,
+    });
   });
 }

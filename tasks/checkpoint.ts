@@ -92,7 +92,9 @@ export async function readRunState(dir: string): Promise<RunState> {
     text = await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new CheckpointError(`no checkpoint in ${dir} (missing ${path}); train one first with \`deno task train\``);
+      throw new CheckpointError(
+        `no checkpoint in ${dir} (missing ${path}); train one first with \`deno task train\``,
+      );
     }
     throw e;
   }
@@ -147,7 +149,10 @@ export async function writeCheckpoint(
     configHash: await stableHash(state.config),
     architectureHash: arch,
   };
-  await writeFileAtomic(join(dir, "state.json"), new TextEncoder().encode(JSON.stringify(full, null, 2) + "\n"));
+  await writeFileAtomic(
+    join(dir, "state.json"),
+    new TextEncoder().encode(JSON.stringify(full, null, 2) + "\n"),
+  );
   if (previous && previous !== file && /^checkpoint-\d+\.safetensors$/.test(previous)) {
     await Deno.remove(join(dir, previous)).catch(() => {});
   }
@@ -181,7 +186,9 @@ export async function loadCheckpoint(
   try {
     loaded = await loadSafetensors(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new CheckpointError(`${dir}/state.json names ${path}, which is missing`);
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(`${dir}/state.json names ${path}, which is missing`);
+    }
     throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
   }
   const { tensors, metadata } = loaded;

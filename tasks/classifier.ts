@@ -10,14 +10,18 @@ import { LabelDecoder } from "@lzn/decoders";
 import { LatentSpace } from "./space.ts";
 import type { ModelConfig } from "./config.ts";
 
-function buildSpace(image: ImageEncoder, label: LabelEncoder, decoder: LabelDecoder) {
+/** The typed latent space of a classifier: "image" (encoder) and "label" (encoder + decoder). */
+export type ClassifierSpace = LatentSpace<
+  & Record<never, never>
+  & { image: { encoder: ImageEncoder } }
+  & { label: { encoder: LabelEncoder; decoder: LabelDecoder } }
+>;
+
+function buildSpace(image: ImageEncoder, label: LabelEncoder, decoder: LabelDecoder): ClassifierSpace {
   return new LatentSpace(image.latentDim)
     .register("image", { encoder: image })
     .register("label", { encoder: label, decoder });
 }
-
-/** The typed latent space of a classifier: "image" (encoder) and "label" (encoder + decoder). */
-export type ClassifierSpace = ReturnType<typeof buildSpace>;
 
 /**
  * The classifier's modules and their latent space.

@@ -24,14 +24,19 @@ export async function loadRunData(config: ClassifierConfig): Promise<{ train: Sp
   const restrict = (split: Split, perClass: number | undefined): Split => {
     const present = new Set(split.labels);
     for (let c = 0; c < classes; c++) {
-      if (!present.has(c)) throw new Error(`${config.data.dataset} has no class ${c} (model.classes = ${classes})`);
+      if (!present.has(c)) {
+        throw new Error(`${config.data.dataset} has no class ${c} (model.classes = ${classes})`);
+      }
     }
     const kept: number[] = [];
     split.labels.forEach((label, i) => label < classes && kept.push(i));
     const within = kept.length === split.count ? split : takeRows(split, kept);
     return perClass === undefined ? within : classSlice(within, perClass);
   };
-  return { train: restrict(data.train, config.data.trainPerClass), test: restrict(data.test, config.data.testPerClass) };
+  return {
+    train: restrict(data.train, config.data.trainPerClass),
+    test: restrict(data.test, config.data.testPerClass),
+  };
 }
 
 /**
@@ -44,7 +49,10 @@ export async function loadRunData(config: ClassifierConfig): Promise<{ train: Sp
  * const { batch, labels } = gatherBatch(test, Int32Array.from([0, 5, 9]));
  * ```
  */
-export function gatherBatch(split: Split, order: ArrayLike<number>): { batch: ImageBatch; labels: Int32Array } {
+export function gatherBatch(
+  split: Split,
+  order: ArrayLike<number>,
+): { batch: ImageBatch; labels: Int32Array } {
   const size = split.rows * split.cols, n = order.length;
   const images = new Float32Array(n * size), labels = new Int32Array(n);
   for (let k = 0; k < n; k++) {

@@ -74,7 +74,9 @@ export async function evaluateClassifier(
   const sizes = [...new Set([...opts.batchSizes, headline.batchSize])];
   const taus = [...new Set([...opts.taus, headline.tau])];
   for (const e of sizes) {
-    if (e > test.count) throw new Error(`eval batch size ${e} is larger than the test set (${test.count} images)`);
+    if (e > test.count) {
+      throw new Error(`eval batch size ${e} is larger than the test set (${test.count} images)`);
+    }
   }
   const order = epochOrder(test.count, opts.seed, 0);
   const predictions = new Int32Array(test.count).fill(-1);
@@ -90,13 +92,17 @@ export async function evaluateClassifier(
       await scope(async () => {
         const anchors = noGrad(() => model.image.anchors(batch));
         for (let ti = 0; ti < taus.length; ti++) {
-          const z = noGrad(() => model.image.latentsOf(anchors, { tau: taus[ti], seed: hashSeed(opts.seed, e, k, ti) }));
+          const z = noGrad(() =>
+            model.image.latentsOf(anchors, { tau: taus[ti], seed: hashSeed(opts.seed, e, k, ti) })
+          );
           const pred = await noGrad(() => model.decoder.decode(z));
           z.dispose();
           pred.forEach((p, i) => {
             if (p === labels[i]) counts[ti]++;
           });
-          if (e === headline.batchSize && taus[ti] === headline.tau) idx.forEach((t, i) => predictions[t] = pred[i]);
+          if (e === headline.batchSize && taus[ti] === headline.tau) {
+            idx.forEach((t, i) => predictions[t] = pred[i]);
+          }
         }
       });
       opts.onBatch?.(++done, totalBatches);

@@ -32,7 +32,9 @@ export async function readImages(paths: string[], size = 28): Promise<ImageInput
   const px = size * size;
   const npys = paths.filter((p) => p.toLowerCase().endsWith(".npy"));
   if (npys.length) {
-    if (paths.length !== 1) throw new Error("give either one .npy file or PNG files, not both or several .npy files");
+    if (paths.length !== 1) {
+      throw new Error("give either one .npy file or PNG files, not both or several .npy files");
+    }
     const path = paths[0];
     const { dtype, shape, data } = await readNpy(path);
     const n = shape.length === 2 && shape[1] === px
@@ -42,12 +44,19 @@ export async function readImages(paths: string[], size = 28): Promise<ImageInput
       : shape.length === 2 && shape[0] === size && shape[1] === size
       ? 1
       : -1;
-    if (n < 0) throw new Error(`${path}: expected shape [n, ${size}, ${size}] or [n, ${px}], got [${shape.join(", ")}]`);
+    if (n < 0) {
+      throw new Error(
+        `${path}: expected shape [n, ${size}, ${size}] or [n, ${px}], got [${shape.join(", ")}]`,
+      );
+    }
     let scale: number;
     if (dtype === "uint8") scale = 2 / 255;
     else if (dtype === "float32" || dtype === "float64") {
-      const max = data.reduce((m: number, v: number) => Math.max(m, v), 0);
-      if (max > 1.0001) throw new Error(`${path}: float images must be in [0, 1] (max is ${max}); save uint8 for 0..255`);
+      let max = 0;
+      for (let i = 0; i < data.length; i++) max = Math.max(max, data[i]);
+      if (max > 1.0001) {
+        throw new Error(`${path}: float images must be in [0, 1] (max is ${max}); save uint8 for 0..255`);
+      }
       scale = 2;
     } else throw new Error(`${path}: expected uint8 or float images, got ${dtype}`);
     const images = new Float32Array(n * px);

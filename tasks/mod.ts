@@ -28,14 +28,57 @@ export {
   type TaskOptions,
 } from "./space.ts";
 export {
+  type AlignmentConfig,
   architectureHash,
   ClassifierConfig,
   type ClassifierConfigInput,
-  DataConfig,
-  EvalConfig,
+  type DataConfig,
+  type EvalConfig,
   ModelConfig,
   parseClassifierConfig,
   stableHash,
   TrainConfig,
 } from "./config.ts";
 export { type ClassifierSpace, LznClassifier } from "./classifier.ts";
+export {
+  CheckpointError,
+  hasCheckpoint,
+  loadCheckpoint,
+  readRunState,
+  type RunState,
+  STATE_FORMAT,
+  writeCheckpoint,
+} from "./checkpoint.ts";
+export { gatherBatch, loadRunData } from "./data.ts";
+export { formatDuration, formatProgress, type ProgressReport } from "./progress.ts";
+export {
+  classFrequencies,
+  lrFactor,
+  restore,
+  type StartMode,
+  trainClassifier,
+  type TrainedClassifier,
+  type TrainOptions,
+} from "./train.ts";
+export {
+  type EvalReport,
+  type EvalResult,
+  evaluateClassifier,
+  type EvaluateOptions,
+  formatEvalTable,
+} from "./evaluate.ts";
+export { loadClassifier, type LoadClassifierOptions } from "./trained.ts";
+export { type BatchedTaskOptions, classify, embed, labelLatents } from "./compose.ts";
+export { decodeNpy, encodeNpy, type NpyArray, type NpyDtype, readNpy, writeNpy } from "./npy.ts";
+export { decodePngGray, type GrayImage } from "./png_read.ts";
+export { type ImageInput, readImages } from "./image_input.ts";
+export { predictionGrid, type PredictionGridOptions, writePredictionGrid } from "./visualize.ts";
+export {
+  classifyCommand,
+  DEMO_CONFIG,
+  demoCommand,
+  embedCommand,
+  evalCommand,
+  readConfigFile,
+  trainCommand,
+} from "./commands.ts";

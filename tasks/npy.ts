@@ -40,7 +40,9 @@ const FROM_DESCR: Record<string, NpyDtype> = {
  */
 export function encodeNpy(array: NpyArray): Uint8Array {
   const n = array.shape.reduce((a, b) => a * b, 1);
-  if (array.data.length !== n) throw new Error(`npy: shape [${array.shape}] needs ${n} values, got ${array.data.length}`);
+  if (array.data.length !== n) {
+    throw new Error(`npy: shape [${array.shape}] needs ${n} values, got ${array.data.length}`);
+  }
   const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(", ")})`;
   let header = `{'descr': '${DESCR[array.dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
   const total = 10 + header.length + 1;
@@ -83,15 +85,20 @@ export function decodeNpy(bytes: Uint8Array, where = "(bytes)"): NpyArray {
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) fail(`malformed header ${header.trim()}`);
-  const dtype = FROM_DESCR[descr!] ?? fail(`element type ${descr} (supported: uint8, int32, float32, float64)`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined) {
+    fail(`malformed header ${header.trim()}`);
+  }
+  const dtype = FROM_DESCR[descr!] ??
+    fail(`element type ${descr} (supported: uint8, int32, float32, float64)`);
   if (fortran === "True") fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
   const shape = shapeText!.split(",").map((s) => s.trim()).filter((s) => s.length).map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`bad shape (${shapeText})`);
   const n = shape.reduce((a, b) => a * b, 1);
   const width = { uint8: 1, int32: 4, float32: 4, float64: 8 }[dtype];
   const offset = start + headerLen;
-  if (bytes.length - offset < n * width) fail(`truncated data: shape (${shapeText}) needs ${n * width} bytes`);
+  if (bytes.length - offset < n * width) {
+    fail(`truncated data: shape (${shapeText}) needs ${n * width} bytes`);
+  }
   const raw = bytes.slice(offset, offset + n * width).buffer;
   const data = dtype === "uint8"
     ? new Uint8Array(raw)

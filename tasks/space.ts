@@ -35,9 +35,13 @@ type AnyDecoder = Decoder<any>;
 type AnyAnchorSetEncoder = AnchorSetEncoder<any>;
 
 /** Names of the modalities of `M` that have an encoder. */
-export type EncoderNames<M> = { [K in keyof M]: M[K] extends { encoder: AnyEncoder } ? K : never }[keyof M] & string;
+export type EncoderNames<M> =
+  & { [K in keyof M]: M[K] extends { encoder: AnyEncoder } ? K : never }[keyof M]
+  & string;
 /** Names of the modalities of `M` that have a decoder. */
-export type DecoderNames<M> = { [K in keyof M]: M[K] extends { decoder: AnyDecoder } ? K : never }[keyof M] & string;
+export type DecoderNames<M> =
+  & { [K in keyof M]: M[K] extends { decoder: AnyDecoder } ? K : never }[keyof M]
+  & string;
 /** Names of the modalities of `M` whose encoder has a fixed anchor set (alignment targets). */
 export type AnchorSetNames<M> =
   & { [K in keyof M]: M[K] extends { encoder: AnyAnchorSetEncoder } ? K : never }[keyof M]
@@ -50,9 +54,15 @@ export type DecoderOutput<S> = S extends { decoder: Decoder<infer O> } ? O : nev
 
 // A literal name must be one of `Allowed`; a plain `string` is accepted and checked at run time. Written as
 // a conditional on F so that F is still inferred from the argument, and the error names the allowed set.
-type Checked<F extends string, Allowed extends string> = string extends F ? string : F extends Allowed ? F : Allowed;
-type InputOf<M, F extends string> = string extends F ? unknown : F extends keyof M ? EncoderInput<M[F]> : never;
-type OutputOf<M, T extends string> = string extends T ? unknown : T extends keyof M ? DecoderOutput<M[T]> : never;
+type Checked<F extends string, Allowed extends string> = string extends F ? string
+  : F extends Allowed ? F
+  : Allowed;
+type InputOf<M, F extends string> = string extends F ? unknown
+  : F extends keyof M ? EncoderInput<M[F]>
+  : never;
+type OutputOf<M, T extends string> = string extends T ? unknown
+  : T extends keyof M ? DecoderOutput<M[T]>
+  : never;
 
 /**
  * Anchors or latents of a batch, on the host: `count` rows of `dim` floats.
@@ -263,13 +273,21 @@ export class LatentSpace<M extends Record<string, Modality> = Record<never, neve
 
   #encoder(name: string): AnyEncoder {
     const enc = this.modality(name).encoder;
-    if (!enc) throw new Error(`LatentSpace: modality "${name}" has no encoder; with encoders: ${this.#list("encoder")}`);
+    if (!enc) {
+      throw new Error(
+        `LatentSpace: modality "${name}" has no encoder; with encoders: ${this.#list("encoder")}`,
+      );
+    }
     return enc;
   }
 
   #decoder(name: string): AnyDecoder {
     const dec = this.modality(name).decoder;
-    if (!dec) throw new Error(`LatentSpace: modality "${name}" has no decoder; with decoders: ${this.#list("decoder")}`);
+    if (!dec) {
+      throw new Error(
+        `LatentSpace: modality "${name}" has no decoder; with decoders: ${this.#list("decoder")}`,
+      );
+    }
     return dec;
   }
 

@@ -31,7 +31,14 @@ import {
 import { epochOrder, hashSeed, type Split } from "@lzn/data";
 import { architectureHash, type ClassifierConfig } from "./config.ts";
 import { LznClassifier } from "./classifier.ts";
-import { CheckpointError, hasCheckpoint, loadCheckpoint, readRunState, type RunState, writeCheckpoint } from "./checkpoint.ts";
+import {
+  CheckpointError,
+  hasCheckpoint,
+  loadCheckpoint,
+  readRunState,
+  type RunState,
+  writeCheckpoint,
+} from "./checkpoint.ts";
 import { gatherBatch, loadRunData } from "./data.ts";
 import { formatProgress, type ProgressReport } from "./progress.ts";
 
@@ -70,7 +77,34 @@ export interface TrainedClassifier {
   dispose(): void;
 }
 
-/** Per-class frequencies of a batch's labels (spec §4.7): absent classes get weight 0. */
+/**
+ * The learning-rate factor at a step: linear warm-up, times a cosine decay to 0 at `steps` if asked.
+ *
+ * @example
+ * ```ts
+ * import { lrFactor, TrainConfig } from "@lzn/tasks";
+ * console.log(lrFactor(TrainConfig.parse({ steps: 100, lrSchedule: "cosine" }), 50)); // 0.5
+ * ```
+ */
+export function lrFactor(
+  t: { warmupSteps: number; steps: number; lrSchedule: "constant" | "cosine" },
+  step: number,
+): number {
+  const warm = linearWarmup(step, t.warmupSteps);
+  return t.lrSchedule === "cosine"
+    ? warm * 0.5 * (1 + Math.cos(Math.PI * Math.min(step, t.steps) / t.steps))
+    : warm;
+}
+
+/**
+ * Per-class frequencies of a batch's labels (spec §4.7): absent classes get weight 0.
+ *
+ * @example
+ * ```ts
+ * import { classFrequencies } from "@lzn/tasks";
+ * console.log(classFrequencies(Int32Array.from([0, 0, 2, 1]), 3)); // [0.5, 0.25, 0.25]
+ * ```
+ */
 export function classFrequencies(labels: Int32Array, classes: number): Float32Array {
   const w = new Float32Array(classes);
   for (const c of labels) w[c] += 1 / labels.length;
@@ -90,14 +124,19 @@ export function classFrequencies(labels: Int32Array, classes: number): Float32Ar
  * run.dispose();
  * ```
  */
-export async function trainClassifier(config: ClassifierConfig, opts: TrainOptions = {}): Promise<TrainedClassifier> {
+export async function trainClassifier(
+  config: ClassifierConfig,
+  opts: TrainOptions = {},
+): Promise<TrainedClassifier> {
   const log = opts.log === undefined ? (line: string) => console.error(line) : opts.log;
   const dir = opts.runDir ?? join("runs", config.name);
   const t = config.train;
   const data = opts.data ?? await loadRunData(config);
   const batchesPerEpoch = Math.floor(data.train.count / t.batchSize);
   if (batchesPerEpoch < 1) {
-    throw new Error(`train.batchSize ${t.batchSize} is larger than the training set (${data.train.count} images)`);
+    throw new Error(
+      `train.batchSize ${t.batchSize} is larger than the training set (${data.train.count} images)`,
+    );
   }
   const arch = await architectureHash(config.model);
   let previous: RunState | undefined;
@@ -197,9 +236,14 @@ export async function trainClassifier(config: ClassifierConfig, opts: TrainOptio
       order = epochOrder(data.train.count, seeds.data, epoch);
       orderEpoch = epoch;
     }
-    const { batch, labels } = gatherBatch(data.train, order!.subarray(b * t.batchSize, (b + 1) * t.batchSize));
+    const { batch, labels } = gatherBatch(
+      data.train,
+      order!.subarray(b * t.batchSize, (b + 1) * t.batchSize),
+    );
     const out = scope(() => {
-      const weights = t.classWeights ? tensor(classFrequencies(labels, config.model.classes), [config.model.classes]) : undefined;
+      const weights = t.classWeights
+        ? tensor(classFrequencies(labels, config.model.classes), [config.model.classes])
+        : undefined;
       const loss = align.loss(batch, labels, {
         seed: hashSeed(seeds.noise, step),
         tau: t.tau,
@@ -211,7 +255,7 @@ export async function trainClassifier(config: ClassifierConfig, opts: TrainOptio
       loss.backward();
       const norm = clipGradNorm(params, t.clipNorm);
       const finite = finiteFlag(loss, norm);
-      adam.step({ finite, lrScale: linearWarmup(step, t.warmupSteps) });
+      adam.step({ finite, lrScale: lrFactor(t, step) });
       ema.update({ finite });
       adam.zeroGrad();
       return { loss, finite };
@@ -241,10 +285,17 @@ export async function trainClassifier(config: ClassifierConfig, opts: TrainOptio
 }
 
 /** Copies checkpoint tensors into the live parameters, EMA shadows and Adam moments (GPU copies). */
-export function restore(tensors: Record<string, Tensor>, named: [string, Tensor][], ema?: EMA, adam?: Adam): void {
+export function restore(
+  tensors: Record<string, Tensor>,
+  named: [string, Tensor][],
+  ema?: EMA,
+  adam?: Adam,
+): void {
   const pick = (prefix: string) =>
     Object.fromEntries(
-      Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]),
+      Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map((
+        [k, v],
+      ) => [k.slice(prefix.length), v]),
     );
   try {
     loadState(Object.fromEntries(named), pick("model."), { what: "classifier parameters" });
@@ -268,8 +319,14 @@ function diffPaths(a: unknown, b: unknown, prefix = ""): string[] {
   if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     return [...keys].flatMap((k) =>
-      diffPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k)
+      diffPaths(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        prefix ? `${prefix}.${k}` : k,
+      )
     );
   }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${prefix} ${JSON.stringify(a)} -> ${JSON.stringify(b)}`];
+  return JSON.stringify(a) === JSON.stringify(b)
+    ? []
+    : [`${prefix} ${JSON.stringify(a)} -> ${JSON.stringify(b)}`];
 }

@@ -44,7 +44,11 @@ export interface PredictionGridOptions {
  * console.log(image.channels); // 3
  * ```
  */
-export function predictionGrid(split: Split, predictions: Int32Array, opts: PredictionGridOptions = {}): RasterImage {
+export function predictionGrid(
+  split: Split,
+  predictions: Int32Array,
+  opts: PredictionGridOptions = {},
+): RasterImage {
   const classes = opts.classes ?? Math.max(...split.labels) + 1;
   const perClass = opts.perClass ?? 12;
   const { rows: h, cols: w } = split;

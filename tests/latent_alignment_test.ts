@@ -33,7 +33,10 @@ Deno.test("P_0 (t = 1) equals the normalised weights of the paired anchors", asy
       weights: weights && fromF64(weights, [n]),
     }).toArray();
     const sum = weights ? 6.5 : n;
-    assertClose(P.slice(0, b), Array.from(pairs, (p) => (weights ? weights[p] : 1) / sum), { rtol: 1e-6, atol: 1e-7 });
+    assertClose(P.slice(0, b), Array.from(pairs, (p) => (weights ? weights[p] : 1) / sum), {
+      rtol: 1e-6,
+      atol: 1e-7,
+    });
   }
 });
 
@@ -41,7 +44,8 @@ Deno.test("the cut-off drops floor(K * cutoff) steps (20 of 100, 4 of 20) before
   const AX = randnArray(n * q, 6), Z = randnArray(b * q, 7);
   for (const [K, cut] of [[100, 20], [20, 4], [10, 2]]) {
     assert.equal(Math.floor(K * 0.2), cut);
-    const P = await alignmentProbabilities(fromF64(AX, [n, q]), fromF64(Z, [b, q]), pairs, { steps: K }).toArray();
+    const P = await alignmentProbabilities(fromF64(AX, [n, q]), fromF64(Z, [b, q]), pairs, { steps: K })
+      .toArray();
     const m = await alignmentMaxima(fromF64(AX, [n, q]), fromF64(Z, [b, q]), pairs, { steps: K }).toArray();
     for (let i = 0; i < b; i++) {
       let best = -1;
@@ -51,8 +55,10 @@ Deno.test("the cut-off drops floor(K * cutoff) steps (20 of 100, 4 of 20) before
   }
   // A cut-off that keeps only the last step: the loss is -mean P_{K-1}.
   const K = 10;
-  const P = await alignmentProbabilities(fromF64(AX, [n, q]), fromF64(Z, [b, q]), pairs, { steps: K }).toArray();
-  const loss = await alignmentLoss(fromF64(AX, [n, q]), fromF64(Z, [b, q]), pairs, { steps: K, cutoff: 0.95 }).item();
+  const P = await alignmentProbabilities(fromF64(AX, [n, q]), fromF64(Z, [b, q]), pairs, { steps: K })
+    .toArray();
+  const loss = await alignmentLoss(fromF64(AX, [n, q]), fromF64(Z, [b, q]), pairs, { steps: K, cutoff: 0.95 })
+    .item();
   const last = P.slice((K - 1) * b).reduce((s, v) => s + v, 0) / b;
   assert.ok(Math.abs(loss + last) < 1e-6);
 });
@@ -63,7 +69,10 @@ Deno.test("alignment loss matches the reference and is invariant to scaling all 
     const values: number[] = [];
     for (const scale of [1, 7.3, 0.01]) {
       const W = fromF64(w.map((v) => v * scale), [n]);
-      values.push(await alignmentLoss(fromF64(AX, [n, q]), fromF64(Z, [b, q]), pairs, { steps: 20, log, weights: W }).item());
+      values.push(
+        await alignmentLoss(fromF64(AX, [n, q]), fromF64(Z, [b, q]), pairs, { steps: 20, log, weights: W })
+          .item(),
+      );
     }
     const ref = alignmentRef(AX, Z, pairs, b, n, q, 20, { log, w }).loss;
     assertClose(values, [ref, ref, ref], { rtol: 1e-5, atol: 1e-6, what: `log ${log}` });
@@ -91,7 +100,11 @@ Deno.test("alignment gradient w.r.t. X anchors, latents and weights matches fini
   for (const log of [false, true]) {
     for (const weights of [undefined, w]) {
       const { AX, Z } = clearArgmax(20, K, weights);
-      const inputs = [{ shape: [n, q], data: AX }, { shape: [b, q], data: Z }, ...(weights ? [{ shape: [n], data: weights }] : [])];
+      const inputs = [
+        { shape: [n, q], data: AX },
+        { shape: [b, q], data: Z },
+        ...(weights ? [{ shape: [n], data: weights }] : []),
+      ];
       await checkGrad(
         ([a, z, ww]) => alignmentLoss(a, z, pairs, { steps: K, log, weights: ww }),
         ([a, z, ww]) => [alignmentRef(a, z, pairs, b, n, q, K, { log, w: ww }).loss],
@@ -111,7 +124,8 @@ Deno.test("alignment of computed latents: gradient flows through computeLatents 
     return [alignmentRef(ax, z, pr, nY, n, qq, K).loss];
   };
   await checkGrad(
-    ([ay, nz, ax]) => alignmentLoss(ax, computeLatents(ay, { noise: nz, steps: 5, eps: 0.05 }), pr, { steps: K }),
+    ([ay, nz, ax]) =>
+      alignmentLoss(ax, computeLatents(ay, { noise: nz, steps: 5, eps: 0.05 }), pr, { steps: K }),
     ([ay, nz, ax]) => ref(ay, nz, ax),
     [{ shape: [nY, qq], data: AY }, { shape: [nY, qq], data: N }, { shape: [n, qq], data: AX }],
     { rtol: 1e-4, atol: 1e-6, h: 1e-6, gradAtol: 1e-5 },

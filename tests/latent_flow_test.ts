@@ -14,7 +14,11 @@ Deno.test("Euler latents match the release (default eps 1e-4, and eps 0.05)", as
   // At eps = 1e-4 the first step multiplies float32 rounding of x_0 by h/eps = 500: ~1e-3 absolute.
   for (const [eps, atol] of [[1e-4, 3e-3], [0.05, 2e-5]]) {
     const z = computeLatents(fromF64(A, [n, q]), { noise: fromF64(N, [n, q]), eps });
-    assertClose(await z.toArray(), eulerForwardRef(A, N, n, q, 20, eps), { rtol: 1e-4, atol, what: `eps ${eps}` });
+    assertClose(await z.toArray(), eulerForwardRef(A, N, n, q, 20, eps), {
+      rtol: 1e-4,
+      atol,
+      what: `eps ${eps}`,
+    });
     z.dispose();
   }
 });
@@ -23,7 +27,12 @@ Deno.test("DPM-Solver++(3M) latents match the release for K = 20, 5 (lower order
   const n = 24, q = 6;
   const A = randnArray(n * q, 3), N = randnArray(n * q, 4);
   for (const K of [20, 5, 3]) {
-    const z = computeLatents(fromF64(A, [n, q]), { noise: fromF64(N, [n, q]), solver: "dpm++3m", steps: K, tau: 0.7 });
+    const z = computeLatents(fromF64(A, [n, q]), {
+      noise: fromF64(N, [n, q]),
+      solver: "dpm++3m",
+      steps: K,
+      tau: 0.7,
+    });
     const ref = dpmForwardRef(A, N, n, q, K, 1e-3, 0.7).x;
     assertClose(await z.toArray(), ref, { rtol: 1e-4, atol: 3e-4, what: `K ${K}` });
     z.dispose();
@@ -152,7 +161,9 @@ Deno.test("backward: row chunks and every GEMM tile shape give the same gradient
   for (const v of variants) {
     Object.assign(backwardTuning, v);
     const g = await grads();
-    for (const key of Object.keys(backwardTuning) as (keyof typeof backwardTuning)[]) delete backwardTuning[key];
+    for (const key of Object.keys(backwardTuning) as (keyof typeof backwardTuning)[]) {
+      delete backwardTuning[key];
+    }
     Object.assign(backwardTuning, saved);
     assertClose(g[0], base[0], { rtol: 1e-4, atol: 1e-5, what: `anchors ${JSON.stringify(v)}` });
     assertClose(g[1], base[1], { rtol: 1e-4, atol: 1e-5, what: `noise ${JSON.stringify(v)}` });

@@ -12,7 +12,8 @@ import { eulerReverseRef } from "./latent_reference.ts";
 /** Standard normal CDF (Abramowitz–Stegun 7.1.26 erf, |error| < 1.5e-7). */
 function phi(x: number): number {
   const z = Math.abs(x) / Math.SQRT2, t = 1 / (1 + 0.3275911 * z);
-  const erf = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
+  const erf = 1 -
+    t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) *
       Math.exp(-z * z);
   return x >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
 }
@@ -50,7 +51,9 @@ Deno.test("Gaussian prior: latents of many well-spread anchors have mean ~0 and 
   const mean = [0, 0], cov = [0, 0, 0, 0];
   for (let i = 0; i < n; i++) for (let k = 0; k < q; k++) mean[k] += z[i * q + k] / n;
   for (let i = 0; i < n; i++) {
-    for (let a = 0; a < q; a++) for (let c = 0; c < q; c++) cov[a * q + c] += (z[i * q + a] - mean[a]) * (z[i * q + c] - mean[c]) / n;
+    for (let a = 0; a < q; a++) {
+      for (let c = 0; c < q; c++) cov[a * q + c] += (z[i * q + a] - mean[a]) * (z[i * q + c] - mean[c]) / n;
+    }
   }
   // Sampling error of a mean over 1024 points is ~0.03, of a variance ~0.045.
   assertClose(mean, [0, 0], { atol: 0.1, what: "mean" });

@@ -15,7 +15,11 @@ Deno.test("velocity matches the release formula across t, tiles, splits and q (i
       const v = velocity(fromF64(X, [b, q]), fromF64(A, [n, q]), t);
       const ref = velocityRef(X, A, b, n, q, t).v;
       // Absolute scale of v grows like |x - Abar| / t.
-      assertClose(await v.toArray(), ref, { rtol: 1e-4, atol: 2e-5 / t, what: `v b=${b} n=${n} q=${q} t=${t}` });
+      assertClose(await v.toArray(), ref, {
+        rtol: 1e-4,
+        atol: 2e-5 / t,
+        what: `v b=${b} n=${n} q=${q} t=${t}`,
+      });
       v.dispose();
     }
   }
