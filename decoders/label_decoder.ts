@@ -8,7 +8,7 @@
 import { z } from "zod";
 import type { Tensor } from "@lzn/tensor";
 import { decodeLatents } from "@lzn/latent";
-import type { DecodeOptions, Decoder } from "./types.ts";
+import type { Decoder, DecoderOptions } from "./types.ts";
 
 /** The label decoder's config, defaults filled in. */
 export interface LabelDecoderConfig {
@@ -70,7 +70,7 @@ export class LabelDecoder implements Decoder<Int32Array> {
   }
 
   /** Class of each latent row: nearest label anchor after the reverse flow. */
-  async decode(latents: Tensor, opts: DecodeOptions = {}): Promise<Int32Array> {
+  async decode(latents: Tensor, opts: DecoderOptions = {}): Promise<Int32Array> {
     if (latents.ndim !== 2 || latents.shape[1] !== this.latentDim) {
       throw new Error(
         `label decoder: latents must be [n, ${this.latentDim}], got [${latents.shape.join(", ")}]`,

@@ -12,5 +12,5 @@
  *
  * @module
  */
-export type { DecodeOptions, Decoder } from "./types.ts";
+export type { Decoder, DecoderOptions } from "./types.ts";
 export { type LabelAnchors, LabelDecoder, LabelDecoderConfig } from "./label_decoder.ts";

@@ -7,7 +7,7 @@
 import type { Tensor } from "@lzn/tensor";
 
 /** Options of {@link Decoder.decode}. */
-export interface DecodeOptions {
+export interface DecoderOptions {
   /**
    * Non-negative weights of the decoder's anchors `[N]` (spec §4.7: class frequencies in training; uniform,
    * i.e. omitted, at test).
@@ -31,5 +31,5 @@ export interface Decoder<O> {
   /** Latent dimension q. */
   readonly latentDim: number;
   /** Decodes latents `[n, q]`; does not dispose them. */
-  decode(latents: Tensor, opts?: DecodeOptions): Promise<O>;
+  decode(latents: Tensor, opts?: DecoderOptions): Promise<O>;
 }

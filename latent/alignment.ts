@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { dispatch, isGradEnabled, linearGrid, record, Tensor, tensor } from "../tensor/mod.ts";
+import { dispatch, isGradEnabled, linearGrid, record, Tensor, tensor } from "@lzn/tensor";
 import { disposeRecord, flowForward, type FlowInputs } from "./flow.ts";
 import { flowBackward } from "./flow_backward.ts";
 import { eulerReverse } from "./schedule.ts";

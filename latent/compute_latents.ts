@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { randn, type Tensor } from "../tensor/mod.ts";
+import { randn, type Tensor } from "@lzn/tensor";
 import { flow } from "./flow.ts";
 import { dpmForward, eulerForward } from "./schedule.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { bindings, dispatch, isGradEnabled, kernel, linearGrid, Tensor, tensor } from "../tensor/mod.ts";
+import { bindings, dispatch, isGradEnabled, kernel, linearGrid, Tensor, tensor } from "@lzn/tensor";
 import { disposeRecord, flow, flowForward } from "./flow.ts";
 import { eulerReverse } from "./schedule.ts";
 import { anchorNorms, nearestKernel, rowGrid } from "./small_kernels.ts";

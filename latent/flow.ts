@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { copyBuffer, dispatch, isGradEnabled, linearGrid, record, Tensor } from "../tensor/mod.ts";
+import { copyBuffer, dispatch, isGradEnabled, linearGrid, record, Tensor } from "@lzn/tensor";
 import type { FlowSchedule } from "./schedule.ts";
 import { anchorNorms, logWeights, params } from "./small_kernels.ts";
 import { BR, planVelocity, updateKernel, velocityKernel } from "./velocity_kernel.ts";
@@ -79,7 +79,7 @@ function checkInputs(inp: FlowInputs): { b: number; q: number; n: number } {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor/mod.ts";
+ * import { tensor } from "@lzn/tensor";
  * import { eulerReverse } from "./schedule.ts";
  * const A = tensor([-1, 1], [2, 1]);
  * const { xK, rec } = flowForward({ anchors: A, x0: tensor([0.3], [1, 1]), schedule: eulerReverse(20) }, false);
@@ -178,7 +178,7 @@ function recordTensors(rec: FlowRecord): Tensor[] {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor/mod.ts";
+ * import { tensor } from "@lzn/tensor";
  * import { eulerForward } from "./schedule.ts";
  * const A = tensor([0, 0, 1, 1], [2, 2], { requiresGrad: true });
  * const z = flow({ anchors: A, x0: A, schedule: eulerForward(20, 1e-4) });

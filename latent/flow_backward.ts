@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { copyBuffer, dispatch, linearGrid, Tensor } from "../tensor/mod.ts";
+import { copyBuffer, dispatch, linearGrid, Tensor } from "@lzn/tensor";
 import type { FlowInputs, FlowRecord } from "./flow.ts";
 import { gemmGrid, gemmKernel, type GemmSpec } from "./gemm.ts";
 import {

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { bindings, type Kernel, kernel } from "../tensor/mod.ts";
+import { bindings, type Kernel, kernel } from "@lzn/tensor";
 
 /** What a generated GEMM computes and how it reads and writes. */
 export interface GemmSpec {

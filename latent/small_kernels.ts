@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { bindings, dispatch, type Kernel, kernel, linearGrid, type Tensor } from "../tensor/mod.ts";
+import { bindings, dispatch, type Kernel, kernel, linearGrid, type Tensor } from "@lzn/tensor";
 
 const cache = new Map<string, Kernel>();
 
@@ -44,7 +44,7 @@ export function params(fields: ([kind: "f" | "u", value: number])[]): Uint8Array
  *
  * @example
  * ```ts
- * import { tensor, Tensor } from "../tensor/mod.ts";
+ * import { tensor, Tensor } from "@lzn/tensor";
  * const sq = Tensor.empty([2]);
  * anchorNorms(tensor([1, 2, 3, 4], [2, 2]), sq); // [5, 25]
  * ```
@@ -71,7 +71,7 @@ ${MAIN} {
  *
  * @example
  * ```ts
- * import { tensor, Tensor } from "../tensor/mod.ts";
+ * import { tensor, Tensor } from "@lzn/tensor";
  * const lw = Tensor.empty([2]);
  * logWeights(tensor([1, 0], [2]), lw); // [0, -inf]
  * ```
@@ -97,7 +97,7 @@ ${MAIN} {
  *
  * @example
  * ```ts
- * import { Tensor } from "../tensor/mod.ts";
+ * import { Tensor } from "@lzn/tensor";
  * const t = Tensor.empty([8]);
  * zeroFill(t);
  * ```

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Tensor } from "../tensor/mod.ts";
+import type { Tensor } from "@lzn/tensor";
 import { flow } from "./flow.ts";
 import type { FlowSchedule } from "./schedule.ts";
 

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { bindings, gpu, type Kernel, kernel } from "../tensor/mod.ts";
+import { bindings, gpu, type Kernel, kernel } from "@lzn/tensor";
 
 /**
  * Rows per workgroup and anchors per tile.

@@ -9,7 +9,10 @@
 async function hasAdapter(): Promise<string | null> {
   // A child process: the adapter list of this process is fixed once WebGPU initialised.
   const probe = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "const a = await navigator.gpu?.requestAdapter(); console.log(a ? a.info.description || a.info.vendor || 'adapter' : '')"],
+    args: [
+      "eval",
+      "const a = await navigator.gpu?.requestAdapter(); console.log(a ? a.info.description || a.info.vendor || 'adapter' : '')",
+    ],
     stdout: "piped",
     stderr: "null",
   });
@@ -36,7 +39,9 @@ if (name) {
     await run("apt-get", ["install", "-y", "-qq", "mesa-vulkan-drivers", "libvulkan1"]);
   const after = ok ? await hasAdapter() : null;
   if (!after) {
-    console.error("setup: still no WebGPU adapter. Install a GPU driver, or `apt-get install mesa-vulkan-drivers`.");
+    console.error(
+      "setup: still no WebGPU adapter. Install a GPU driver, or `apt-get install mesa-vulkan-drivers`.",
+    );
     Deno.exit(1);
   }
   console.log(`setup: WebGPU adapter: ${after}`);

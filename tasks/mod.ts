@@ -14,7 +14,6 @@
  */
 export {
   type Alignment,
-  type AlignmentOptions,
   type AnchorSetNames,
   type DecoderNames,
   type DecoderOutput,
@@ -24,6 +23,7 @@ export {
   type EncoderNames,
   LatentSpace,
   type Modality,
+  type SpaceAlignmentOptions,
   type Task,
   type TaskOptions,
 } from "./space.ts";

@@ -117,7 +117,7 @@ export interface Task<I, O> {
 export type EmbeddingKind = "anchors" | "latents";
 
 /** Options of one alignment loss evaluation (spec §4). */
-export interface AlignmentOptions {
+export interface SpaceAlignmentOptions {
   /** Seed of the source latents' prior noise (use a fresh one per training step). */
   seed: number;
   /** Prior-noise scale of the source latents (training: 1). */
@@ -153,7 +153,7 @@ export interface Alignment<X, Y> {
   /** Target modality (its fixed anchor set defines the zones). */
   readonly to: string;
   /** The scalar loss (differentiable in both encoders' parameters). */
-  loss(x: X, y: Y, opts: AlignmentOptions): Tensor;
+  loss(x: X, y: Y, opts: SpaceAlignmentOptions): Tensor;
 }
 
 /**

@@ -75,7 +75,9 @@ export async function acquireDevice(gpuApi: GPU | undefined): Promise<GpuContext
   });
   device.lost.then((lost) => {
     // Reported, not swallowed: a lost device invalidates every tensor, so say so loudly.
-    if (lost.reason !== "destroyed") console.error(`lzn: WebGPU device lost (${lost.reason}): ${lost.message}`);
+    if (lost.reason !== "destroyed") {
+      console.error(`lzn: WebGPU device lost (${lost.reason}): ${lost.message}`);
+    }
   });
   device.addEventListener("uncapturederror", (ev) => {
     console.error(`lzn: uncaptured WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);

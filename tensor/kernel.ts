@@ -84,8 +84,12 @@ export function kernel(spec: KernelSpec): Kernel {
   device.popErrorScope().then(async (err) => {
     if (!err) return;
     const info = await module.getCompilationInfo();
-    const msgs = info.messages.map((m) => `  ${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join("\n");
-    console.error(`lzn: kernel "${spec.name}" failed to compile: ${err.message}\n${msgs}\n${numbered(spec.wgsl)}`);
+    const msgs = info.messages.map((m) => `  ${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join(
+      "\n",
+    );
+    console.error(
+      `lzn: kernel "${spec.name}" failed to compile: ${err.message}\n${msgs}\n${numbered(spec.wgsl)}`,
+    );
   });
   const k: Kernel = { spec, pipeline, layout };
   cache.set(key, k);
@@ -107,7 +111,9 @@ function numbered(src: string): string {
  * ```
  */
 export function bindings(list: [name: string, mode: "read" | "read_write", elem: string][]): string {
-  return list.map(([name, mode, elem], i) => `@group(0) @binding(${i}) var<storage, ${mode}> ${name}: array<${elem}>;`)
+  return list.map(([name, mode, elem], i) =>
+    `@group(0) @binding(${i}) var<storage, ${mode}> ${name}: array<${elem}>;`
+  )
     .join("\n");
 }
 

@@ -18,9 +18,25 @@ export { scope } from "./scope.ts";
 export { acquireDevice, type AdapterReport, gpu, type GpuContext, hasGpu } from "./device.ts";
 export { type BufferPool, bufferPool, type PooledBuffer } from "./pool.ts";
 export { bindings, compiledKernelCount, f32Lit, type Kernel, kernel, type KernelSpec } from "./kernel.ts";
-export { copyBuffer, dispatch, type Dispatch, flush, readBuffer, recorderStats, synchronize, upload } from "./recorder.ts";
+export {
+  copyBuffer,
+  type Dispatch,
+  dispatch,
+  flush,
+  readBuffer,
+  recorderStats,
+  synchronize,
+  upload,
+} from "./recorder.ts";
 export { binary, broadcastTo, cast, full, sumTo, unary, where } from "./ops/elementwise.ts";
-export { BINARY, type BinaryOp, type BinarySpec, UNARY, type UnaryOp, type UnarySpec } from "./ops/optable.ts";
+export {
+  BINARY,
+  type BinaryOp,
+  type BinarySpec,
+  UNARY,
+  type UnaryOp,
+  type UnarySpec,
+} from "./ops/optable.ts";
 export { argmax, reduce, type ReduceOp } from "./ops/reduce.ts";
 export { broadcastShapes, linearGrid, linearIndex, normAxis, stridesOf } from "./ops/grid.ts";
 export { matmul, type MatmulOptions, type MatmulPath } from "./ops/matmul.ts";
@@ -31,7 +47,7 @@ export { logSoftmax, softmax } from "./ops/softmax.ts";
 export { conv2d, type Conv2dOptions } from "./ops/conv.ts";
 export { avgPool2d, upsampleNearest2d } from "./ops/pool.ts";
 export { groupNorm } from "./ops/norm.ts";
-export { isParameter, type Layer, type LoadOptions, Module, parameter } from "./nn/module.ts";
+export { isParameter, type Layer, Module, parameter, type StateDictLoadOptions } from "./nn/module.ts";
 export { loadState, type LoadStateOptions } from "./nn/state.ts";
 export {
   defaultInitRng,

@@ -97,10 +97,14 @@ export function dispatch(d: Dispatch): void {
   const [x, y = 1, z = 1] = workgroups;
   if (x === 0 || y === 0 || z === 0) return;
   if (x > 65535 || y > 65535 || z > 65535) {
-    throw new Error(`lzn: kernel "${k.spec.name}" dispatch [${x},${y},${z}] exceeds 65535 workgroups per dimension`);
+    throw new Error(
+      `lzn: kernel "${k.spec.name}" dispatch [${x},${y},${z}] exceeds 65535 workgroups per dimension`,
+    );
   }
   if (buffers.length !== k.spec.storage.length) {
-    throw new Error(`lzn: kernel "${k.spec.name}" takes ${k.spec.storage.length} buffers, got ${buffers.length}`);
+    throw new Error(
+      `lzn: kernel "${k.spec.name}" takes ${k.spec.storage.length} buffers, got ${buffers.length}`,
+    );
   }
   let offset = -1;
   if (k.spec.uniform) {
@@ -138,7 +142,10 @@ function bindGroup(k: Kernel, buffers: PooledBuffer[]): GPUBindGroup {
   const layoutKey = key + "@" + layoutId(k.layout);
   const hit = st.bindGroups.get(layoutKey);
   if (hit) return hit;
-  const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({ binding, resource: { buffer: b.buffer } }));
+  const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({
+    binding,
+    resource: { buffer: b.buffer },
+  }));
   if (k.spec.uniform) {
     entries.push({ binding: buffers.length, resource: { buffer: arena(), offset: 0, size: k.spec.uniform } });
   }
@@ -168,7 +175,13 @@ function layoutId(l: GPUBindGroupLayout): number {
  * bufferPool.release(a); bufferPool.release(b);
  * ```
  */
-export function copyBuffer(src: PooledBuffer, srcOffset: number, dst: PooledBuffer, dstOffset: number, bytes: number) {
+export function copyBuffer(
+  src: PooledBuffer,
+  srcOffset: number,
+  dst: PooledBuffer,
+  dstOffset: number,
+  bytes: number,
+) {
   if (bytes === 0) return;
   endPass();
   encoder().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
@@ -188,7 +201,9 @@ export function flush(): void {
   if (!st.encoder) return;
   endPass();
   const { device } = gpu();
-  if (st.arenaUsed > 0) device.queue.writeBuffer(arena(), 0, st.arenaCpu as Uint8Array<ArrayBuffer>, 0, st.arenaUsed * SLOT);
+  if (st.arenaUsed > 0) {
+    device.queue.writeBuffer(arena(), 0, st.arenaCpu as Uint8Array<ArrayBuffer>, 0, st.arenaUsed * SLOT);
+  }
   device.queue.submit([st.encoder.finish()]);
   recorderStats.submits++;
   st.encoder = null;
@@ -210,7 +225,13 @@ export function flush(): void {
 export function upload(data: ArrayBufferView): PooledBuffer {
   const b = bufferPool.acquire(Math.max(4, data.byteLength), st.epoch);
   if (data.byteLength > 0) {
-    gpu().device.queue.writeBuffer(b.buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, alignUp(data.byteLength, 4));
+    gpu().device.queue.writeBuffer(
+      b.buffer,
+      0,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      alignUp(data.byteLength, 4),
+    );
   }
   return b;
 }

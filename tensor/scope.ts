@@ -30,7 +30,7 @@ function collect(value: unknown, out: Set<Scoped>, depth = 0): void {
     out.add(value as Scoped);
     return;
   }
-  if (Array.isArray(value)) for (const v of value) collect(v, out, depth + 1);
+  if (Array.isArray(value)) { for (const v of value) collect(v, out, depth + 1); }
   else if (Object.getPrototypeOf(value) === Object.prototype) {
     for (const v of Object.values(value as Record<string, unknown>)) collect(v, out, depth + 1);
   }
@@ -42,7 +42,7 @@ function close(set: Set<Scoped>, result: unknown): void {
   stack.splice(stack.lastIndexOf(set), 1);
   for (const t of set) if (!keep.has(t)) t.dispose();
   // Returned tensors move to the enclosing scope, as if created there.
-  if (stack.length) for (const t of keep) if (set.has(t)) stack[stack.length - 1].add(t);
+  if (stack.length) { for (const t of keep) if (set.has(t)) stack[stack.length - 1].add(t); }
 }
 
 /**

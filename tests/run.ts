@@ -28,6 +28,7 @@ for await (const chunk of child.stdout) {
 }
 const { code } = await child.status;
 // deno test's summary: "ok | 61 passed (3 steps) | 0 failed (12s)"
+// deno-lint-ignore no-control-regex -- strips the ANSI colour codes of deno test
 const clean = tail.replace(/\x1b\[[0-9;]*m/g, "");
 const m = [...clean.matchAll(/(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed/g)].pop();
 if (m) console.log(`${m[1]} passed, ${m[3]} failed`);

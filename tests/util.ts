@@ -28,7 +28,10 @@ export function randArray(n: number, seed: number, lo = -1, hi = 1): Float64Arra
 /** `n` standard normal values (Box–Muller). */
 export function randnArray(n: number, seed: number): Float64Array {
   const r = rng(seed);
-  return Float64Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
+  return Float64Array.from(
+    { length: n },
+    () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()),
+  );
 }
 
 /** Asserts `|a - b| <= atol + rtol |b|` elementwise, reporting the worst index. */
@@ -49,7 +52,9 @@ export function assertClose(
   }
   if (worst >= 0) {
     assert.fail(
-      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${rtol}, atol ${atol})`,
+      `${what}: element ${worst} is ${actual[worst]}, expected ${
+        expected[worst]
+      } (rtol ${rtol}, atol ${atol})`,
     );
   }
 }
@@ -75,7 +80,8 @@ export async function checkGrad(
   gpuFn: (xs: Tensor[]) => Tensor,
   refFn: (xs: Float64Array[]) => ArrayLike<number>,
   inputs: GradInput[],
-  opts: { rtol?: number; atol?: number; h?: number; gradRtol?: number; gradAtol?: number; seed?: number } = {},
+  opts: { rtol?: number; atol?: number; h?: number; gradRtol?: number; gradAtol?: number; seed?: number } =
+    {},
 ): Promise<void> {
   const { rtol = 1e-4, atol = 1e-5, h = 1e-5, gradRtol = 2e-3, gradAtol = 2e-4, seed = 7 } = opts;
   const expected = Float64Array.from(refFn(inputs.map((x) => x.data)));

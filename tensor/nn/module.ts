@@ -50,7 +50,7 @@ export interface Layer {
 }
 
 /** Options of {@link Module.loadStateDict}. */
-export interface LoadOptions {
+export interface StateDictLoadOptions {
   /** Require exactly the module's keys (default true); with false, missing and extra keys are ignored. */
   strict?: boolean;
 }
@@ -183,7 +183,7 @@ export abstract class Module {
    * the parameter tensors stay valid. Checks every name, shape and dtype first and throws one error that lists
    * every problem (missing keys, unexpected keys, mismatched shapes) before copying anything.
    */
-  loadStateDict(state: Record<string, Tensor>, opts: LoadOptions = {}): void {
+  loadStateDict(state: Record<string, Tensor>, opts: StateDictLoadOptions = {}): void {
     loadState(this.stateDict(), state, { strict: opts.strict, what: this.constructor.name });
   }
 

@@ -33,10 +33,10 @@ export interface BinarySpec {
   domain?: "positive" | "any";
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const SQRT_2_OVER_PI: number = Math.sqrt(2 / Math.PI);
 
 /** WGSL helpers every elementwise kernel may call (numerically safe tanh, sigmoid, integer-aware pow). */
-export const ELEMENTWISE_PRELUDE = /* wgsl */ `
+export const ELEMENTWISE_PRELUDE: string = /* wgsl */ `
 fn sigmoid_f(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
 fn tanh_f(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); return sign(x) * (1.0 - e) / (1.0 + e); }
 fn gelu_inner(x: f32) -> f32 { return ${SQRT_2_OVER_PI} * (x + 0.044715 * x * x * x); }
@@ -53,14 +53,37 @@ fn pow_f(a: f32, b: f32) -> f32 {
 
 const tanh64 = Math.tanh;
 
+/** Name of a unary op. */
+export type UnaryOp =
+  | "identity"
+  | "neg"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "rsqrt"
+  | "abs"
+  | "square"
+  | "sin"
+  | "cos"
+  | "tanh"
+  | "sigmoid"
+  | "relu"
+  | "silu"
+  | "gelu";
+
 /** Unary ops. */
-export const UNARY = {
+export const UNARY: Record<UnaryOp, UnarySpec> = {
   identity: { f: "x", df: "g", ref: (x) => x },
   neg: { f: "-x", df: "-g", ref: (x) => -x },
   exp: { f: "exp(x)", df: "g * y", ref: Math.exp },
   log: { f: "log(x)", df: "g / x", ref: Math.log, domain: "positive" },
   sqrt: { f: "sqrt(x)", df: "g * 0.5 / y", ref: Math.sqrt, domain: "positive" },
-  rsqrt: { f: "inverseSqrt(x)", df: "-0.5 * g * y * y * y", ref: (x) => 1 / Math.sqrt(x), domain: "positive" },
+  rsqrt: {
+    f: "inverseSqrt(x)",
+    df: "-0.5 * g * y * y * y",
+    ref: (x) => 1 / Math.sqrt(x),
+    domain: "positive",
+  },
   abs: { f: "abs(x)", df: "g * sign(x)", ref: Math.abs },
   square: { f: "x * x", df: "2.0 * g * x", ref: (x) => x * x },
   sin: { f: "sin(x)", df: "g * cos(x)", ref: Math.sin },
@@ -75,16 +98,29 @@ export const UNARY = {
   },
   gelu: {
     f: "0.5 * x * (1.0 + tanh_f(gelu_inner(x)))",
-    df: `g * (0.5 * (1.0 + tanh_f(gelu_inner(x))) + 0.5 * x * (1.0 - tanh_f(gelu_inner(x)) * tanh_f(gelu_inner(x))) * ${SQRT_2_OVER_PI} * (1.0 + 0.134145 * x * x))`,
+    df:
+      `g * (0.5 * (1.0 + tanh_f(gelu_inner(x))) + 0.5 * x * (1.0 - tanh_f(gelu_inner(x)) * tanh_f(gelu_inner(x))) * ${SQRT_2_OVER_PI} * (1.0 + 0.134145 * x * x))`,
     ref: (x) => 0.5 * x * (1 + tanh64(SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))),
   },
-} satisfies Record<string, UnarySpec>;
+};
 
-/** Name of a unary op. */
-export type UnaryOp = keyof typeof UNARY;
+/** Name of a binary op. */
+export type BinaryOp =
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "pow"
+  | "maximum"
+  | "minimum"
+  | "eq"
+  | "lt"
+  | "le"
+  | "gt"
+  | "ge";
 
 /** Binary ops (broadcasting; `b` may be a scalar). */
-export const BINARY = {
+export const BINARY: Record<BinaryOp, BinarySpec> = {
   add: { f: "a + b", da: "g", db: "g", ref: (a, b) => a + b },
   sub: { f: "a - b", da: "g", db: "-g", ref: (a, b) => a - b },
   mul: { f: "a * b", da: "g * b", db: "g * a", ref: (a, b) => a * b },
@@ -103,7 +139,4 @@ export const BINARY = {
   le: { f: "select(0.0, 1.0, a <= b)", ref: (a, b) => Number(a <= b) },
   gt: { f: "select(0.0, 1.0, a > b)", ref: (a, b) => Number(a > b) },
   ge: { f: "select(0.0, 1.0, a >= b)", ref: (a, b) => Number(a >= b) },
-} satisfies Record<string, BinarySpec>;
-
-/** Name of a binary op. */
-export type BinaryOp = keyof typeof BINARY;
+};
