@@ -10,7 +10,17 @@ import type { Tensor } from "@lzn/tensor";
 import { decodeLatents } from "@lzn/latent";
 import type { Decoder, DecoderOptions } from "./types.ts";
 
-/** The label decoder's config, defaults filled in. */
+/**
+ * The label decoder's config, defaults filled in.
+ *
+ * @example
+ * ```ts
+ * import { LabelDecoder, LabelDecoderConfig } from "@lzn/decoders";
+ * import { tensor } from "@lzn/tensor";
+ * const cfg: LabelDecoderConfig = LabelDecoderConfig.parse({ steps: 50 });
+ * const decoder = new LabelDecoder({ anchorSet: tensor([-1, 1], [2, 1]) }, cfg);
+ * ```
+ */
 export interface LabelDecoderConfig {
   /** Euler steps of the reverse label flow (default 100, as the release). */
   steps: number;
@@ -29,7 +39,19 @@ export const LabelDecoderConfig: z.ZodType<LabelDecoderConfig, Partial<LabelDeco
   steps: z.number().int().min(1).max(10000).default(100),
 }).strict();
 
-/** Anything holding a label-anchor matrix `[C, q]` (the label encoder does). */
+/**
+ * Anything holding a label-anchor matrix `[C, q]` (the label encoder does).
+ *
+ * @example
+ * ```ts
+ * import { type LabelAnchors, LabelDecoder } from "@lzn/decoders";
+ * import { LabelEncoder } from "@lzn/encoders";
+ * import { tensor } from "@lzn/tensor";
+ * const fixed: LabelAnchors = { anchorSet: tensor([-1, -1, 1, 1], [2, 2]) };
+ * const learned: LabelAnchors = new LabelEncoder({ classes: 10, latentDim: 2 }); // decodes over its live A^L
+ * const decoders = [new LabelDecoder(fixed), new LabelDecoder(learned)];
+ * ```
+ */
 export interface LabelAnchors {
   /** The anchor matrix `[C, q]`; read at every decode, so in-place updates (training, EMA swaps) apply. */
   readonly anchorSet: Tensor;

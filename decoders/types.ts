@@ -6,7 +6,18 @@
  */
 import type { Tensor } from "@lzn/tensor";
 
-/** Options of {@link Decoder.decode}. */
+/**
+ * Options of {@link Decoder.decode}.
+ *
+ * @example
+ * ```ts
+ * import { type DecoderOptions, LabelDecoder } from "@lzn/decoders";
+ * import { tensor } from "@lzn/tensor";
+ * const decoder = new LabelDecoder({ anchorSet: tensor([-1, 1], [2, 1]) });
+ * const opts: DecoderOptions = { weights: tensor([0.8, 0.2], [2]) }; // class frequencies
+ * const labels = await decoder.decode(tensor([0.1], [1, 1]), opts);
+ * ```
+ */
 export interface DecoderOptions {
   /**
    * Non-negative weights of the decoder's anchors `[N]` (spec §4.7: class frequencies in training; uniform,

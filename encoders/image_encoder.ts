@@ -13,7 +13,17 @@ import { parseConfig } from "./config.ts";
 import { LatentHead } from "./latent_head.ts";
 import type { Encoder, ImageBatch, LatentOptions } from "./types.ts";
 
-/** The image encoder's config, defaults filled in (see {@link ImageEncoderConfig} for the schema). */
+/**
+ * The image encoder's config, defaults filled in (see {@link ImageEncoderConfig} for the schema).
+ *
+ * @example
+ * ```ts
+ * import { ImageEncoder, ImageEncoderConfig } from "@lzn/encoders";
+ * const cfg: ImageEncoderConfig = ImageEncoderConfig.parse({ latentDim: 16, channels: [8, 16], strides: [2, 2] });
+ * const enc = new ImageEncoder(cfg);
+ * console.log(enc.config.headHidden); // 64
+ * ```
+ */
 export interface ImageEncoderConfig {
   /** Latent dimension q. */
   latentDim: number;
@@ -46,9 +56,27 @@ export interface ImageEncoderConfig {
   seed: number;
 }
 
-/** What a caller may pass: `latentDim` and any other field (the rest take their defaults). */
+/**
+ * What a caller may pass: `latentDim` and any other field (the rest take their defaults).
+ *
+ * @example
+ * ```ts
+ * import { ImageEncoder, type ImageEncoderConfigInput } from "@lzn/encoders";
+ * const input: ImageEncoderConfigInput = { latentDim: 32, imageSize: 32, inChannels: 3, seed: 1 };
+ * const enc = new ImageEncoder(input); // CIFAR-sized input, other fields default
+ * ```
+ */
 export type ImageEncoderConfigInput = Pick<ImageEncoderConfig, "latentDim"> & Partial<ImageEncoderConfig>;
-/** The image encoder's config without the latent dimension. */
+/**
+ * The image encoder's config without the latent dimension.
+ *
+ * @example
+ * ```ts
+ * import { ImageEncoder, ImageEncoderArchitecture } from "@lzn/encoders";
+ * const arch: ImageEncoderArchitecture = ImageEncoderArchitecture.parse({ channels: [8, 8], strides: [2, 1] });
+ * const enc = new ImageEncoder({ ...arch, latentDim: 8 });
+ * ```
+ */
 export type ImageEncoderArchitecture = Omit<ImageEncoderConfig, "latentDim">;
 
 const Fields = z.object({

@@ -11,7 +11,17 @@ import { computeLatents } from "@lzn/latent";
 import { parseConfig } from "./config.ts";
 import type { AnchorSetEncoder, Labels, LatentOptions } from "./types.ts";
 
-/** The label encoder's config, defaults filled in (see {@link LabelEncoderConfig} for the schema). */
+/**
+ * The label encoder's config, defaults filled in (see {@link LabelEncoderConfig} for the schema).
+ *
+ * @example
+ * ```ts
+ * import { LabelEncoder, LabelEncoderConfig } from "@lzn/encoders";
+ * const cfg: LabelEncoderConfig = LabelEncoderConfig.parse({ classes: 10, latentDim: 32 });
+ * console.log(cfg.latentEps, cfg.seed); // 0.0001 0
+ * const enc = new LabelEncoder(cfg);
+ * ```
+ */
 export interface LabelEncoderConfig {
   /** Number of classes C. */
   classes: number;
@@ -25,7 +35,16 @@ export interface LabelEncoderConfig {
   seed: number;
 }
 
-/** What a caller may pass: `classes`, `latentDim` and any other field. */
+/**
+ * What a caller may pass: `classes`, `latentDim` and any other field.
+ *
+ * @example
+ * ```ts
+ * import { LabelEncoder, type LabelEncoderConfigInput } from "@lzn/encoders";
+ * const input: LabelEncoderConfigInput = { classes: 10, latentDim: 32, latentSteps: 50 };
+ * const enc = new LabelEncoder(input);
+ * ```
+ */
 export type LabelEncoderConfigInput =
   & Pick<LabelEncoderConfig, "classes" | "latentDim">
   & Partial<LabelEncoderConfig>;

@@ -6,7 +6,25 @@
  */
 import { Conv2d, type InitRng, Linear, Module, type Tensor } from "@lzn/tensor";
 
-/** Sizes of a {@link LatentHead}. */
+/**
+ * Sizes of a {@link LatentHead}.
+ *
+ * @example
+ * ```ts
+ * import { InitRng } from "@lzn/tensor";
+ * import { LatentHead, type LatentHeadOptions } from "@lzn/encoders";
+ * const opts: LatentHeadOptions = {
+ *   channels: 32,
+ *   resolution: 7,
+ *   headChannels: 20,
+ *   hidden: 200,
+ *   layers: 2,
+ *   latentDim: 32,
+ *   rng: new InitRng(0),
+ * };
+ * const head = new LatentHead(opts); // [N, 32, 7, 7] -> [N, 32]
+ * ```
+ */
 export interface LatentHeadOptions {
   /** Channels of the feature map. */
   channels: number;

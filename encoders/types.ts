@@ -34,7 +34,19 @@ export interface ImageBatch {
  */
 export type Labels = Int32Array;
 
-/** Options of {@link Encoder.latents}. */
+/**
+ * Options of {@link Encoder.latents}.
+ *
+ * @example
+ * ```ts
+ * import { LabelEncoder, type LatentOptions } from "@lzn/encoders";
+ * const enc = new LabelEncoder({ classes: 10, latentDim: 8 });
+ * const centre: LatentOptions = { tau: 0 };
+ * const sample: LatentOptions = { tau: 1, seed: 3 };
+ * const z0 = enc.latents(Int32Array.from([2]), centre); // the zone centre of label 2
+ * const z1 = enc.latents(Int32Array.from([2]), sample); // a random point of that zone
+ * ```
+ */
 export interface LatentOptions {
   /** Scale of the prior noise (spec §1.8): 0 gives the zone centre, 1 a random point of the zone. Default 1. */
   tau?: number;

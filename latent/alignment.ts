@@ -16,7 +16,19 @@ import { flowBackward } from "./flow_backward.ts";
 import { eulerReverse } from "./schedule.ts";
 import { alignMaxKernel } from "./small_kernels.ts";
 
-/** Options of {@link alignmentLoss}. */
+/**
+ * Options of {@link alignmentLoss}.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * import { alignmentLoss, type AlignmentOptions, computeLatents } from "@lzn/latent";
+ * const labelAnchors = tensor([-1, -1, 1, 1], [2, 2], { requiresGrad: true });
+ * const z = computeLatents(tensor([0, 0, 2, 2], [2, 2]), { seed: 0 });
+ * const opts: AlignmentOptions = { steps: 100, cutoff: 0.2, log: true, weights: tensor([0.3, 0.7], [2]) };
+ * const loss = alignmentLoss(labelAnchors, z, new Int32Array([0, 1]), opts);
+ * ```
+ */
 export interface AlignmentOptions {
   /** Reverse Euler steps K (default 100). */
   steps?: number;
@@ -58,6 +70,7 @@ function inputs(
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
+ * import { alignmentProbabilities } from "@lzn/latent";
  * const P = alignmentProbabilities(tensor([-1, 1], [2, 1]), tensor([0.5], [1, 1]), new Int32Array([1]), { steps: 10 });
  * ```
  */
@@ -85,6 +98,7 @@ export function alignmentProbabilities(
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
+ * import { alignmentMaxima } from "@lzn/latent";
  * const m = alignmentMaxima(tensor([-1, 1], [2, 1]), tensor([0.5], [1, 1]), new Int32Array([1]), { steps: 20 });
  * ```
  */
@@ -131,6 +145,7 @@ export function alignmentMaxima(
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
+ * import { alignmentLoss } from "@lzn/latent";
  * const labelAnchors = tensor([-1, 1], [2, 1], { requiresGrad: true });
  * const z = tensor([0.5, -0.4], [2, 1], { requiresGrad: true });
  * const loss = alignmentLoss(labelAnchors, z, new Int32Array([1, 0]), { steps: 100, cutoff: 0.2 });

@@ -10,7 +10,18 @@ import { randn, type Tensor } from "@lzn/tensor";
 import { flow } from "./flow.ts";
 import { dpmForward, eulerForward } from "./schedule.ts";
 
-/** Options of {@link computeLatents}. */
+/**
+ * Options of {@link computeLatents}.
+ *
+ * @example
+ * ```ts
+ * import { randn, tensor } from "@lzn/tensor";
+ * import { computeLatents, type ComputeLatentsOptions } from "@lzn/latent";
+ * const anchors = tensor([0, 0, 3, 3], [2, 2]);
+ * const opts: ComputeLatentsOptions = { solver: "dpm++3m", steps: 20, noise: randn([2, 2], { seed: 5 }), tau: 1 };
+ * const z = computeLatents(anchors, opts);
+ * ```
+ */
 export interface ComputeLatentsOptions {
   /** Prior noise `[n, q]` (standard normal); drawn from `seed` when omitted. */
   noise?: Tensor;
@@ -35,6 +46,7 @@ export interface ComputeLatentsOptions {
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
+ * import { computeLatents } from "@lzn/latent";
  * const anchors = tensor([0, 0, 3, 3, -3, 3], [3, 2], { requiresGrad: true });
  * const z = computeLatents(anchors, { seed: 1 });                       // Euler, 20 steps
  * const zd = computeLatents(anchors, { solver: "dpm++3m", seed: 1 });   // image latents of case studies 1, 3

@@ -4,12 +4,23 @@
  *
  * @module
  */
-import { bindings, dispatch, isGradEnabled, kernel, linearGrid, Tensor, tensor } from "@lzn/tensor";
+import { bindings, dispatch, isGradEnabled, kernel, linearGrid, noGrad, Tensor, tensor } from "@lzn/tensor";
 import { disposeRecord, flow, flowForward } from "./flow.ts";
 import { eulerReverse } from "./schedule.ts";
 import { anchorNorms, nearestKernel, rowGrid } from "./small_kernels.ts";
 
-/** Options of {@link decodeLatents}. */
+/**
+ * Options of {@link decodeLatents}.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * import { decodeLatents, type DecodeOptions } from "@lzn/latent";
+ * const anchors = tensor([-1, 1], [2, 1]);
+ * const opts: DecodeOptions = { steps: 50, weights: tensor([0.9, 0.1], [2]) };
+ * const { nearest } = await decodeLatents(anchors, tensor([0.4], [1, 1]), opts);
+ * ```
+ */
 export interface DecodeOptions {
   /** Reverse Euler steps (default 100, the release's label decoder; spec §2). */
   steps?: number;
@@ -17,13 +28,36 @@ export interface DecodeOptions {
   weights?: Tensor;
 }
 
-/** Options of {@link decodeLatentsTensors}. */
+/**
+ * Options of {@link decodeLatentsTensors}.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * import { decodeLatentsTensors, type DecodeTensorsOptions } from "@lzn/latent";
+ * const opts: DecodeTensorsOptions = { steps: 10, assignments: true };
+ * const { assignments } = decodeLatentsTensors(tensor([-1, 1], [2, 1]), tensor([0.2], [1, 1]), opts);
+ * console.log(assignments?.shape); // [10, 1, 2]
+ * ```
+ */
 export interface DecodeTensorsOptions extends DecodeOptions {
   /** Also return the soft assignments `[K, b, N]` recorded at the start of every step (small N only). */
   assignments?: boolean;
 }
 
-/** In-graph decoding result. */
+/**
+ * In-graph decoding result.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * import { type DecodedTensors, decodeLatentsTensors } from "@lzn/latent";
+ * const anchors = tensor([-1, 1], [2, 1], { requiresGrad: true });
+ * const out: DecodedTensors = decodeLatentsTensors(anchors, tensor([0.3, -0.6], [2, 1]));
+ * out.endpoints.sum().backward(); // anchors.grad
+ * console.log(await out.nearest.toTypedArray()); // Int32Array [1, 0]
+ * ```
+ */
 export interface DecodedTensors {
   /** Flow endpoints `[b, q]` (differentiable w.r.t. anchors, latents and weights). */
   endpoints: Tensor;
@@ -47,6 +81,7 @@ function checkDecode(anchors: Tensor, latents: Tensor): void {
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
+ * import { nearestAnchor } from "@lzn/latent";
  * const idx = nearestAnchor(tensor([0.9, -2], [2, 1]), tensor([-1, 1], [2, 1])); // [1, 0]
  * ```
  */
@@ -69,6 +104,7 @@ export function nearestAnchor(points: Tensor, anchors: Tensor): Tensor {
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
+ * import { decodeLatentsTensors } from "@lzn/latent";
  * const A = tensor([-1, 1], [2, 1]);
  * const { endpoints, nearest } = decodeLatentsTensors(A, tensor([0.3, -0.2], [2, 1]), { steps: 20 });
  * ```
@@ -148,11 +184,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 
 /**
  * Decodes latents: reverse Euler flow over the anchors (optionally weighted), then the nearest anchor of
- * each endpoint. One readback (the indices).
+ * each endpoint. One readback (the indices). This is inference: it records no autograd graph even when the
+ * anchors are trainable parameters, so the returned endpoints are detached (use {@link decodeLatentsTensors}
+ * inside a differentiable graph).
  *
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
+ * import { decodeLatents } from "@lzn/latent";
  * const labelAnchors = tensor([-1, 1], [2, 1]);
  * const { endpoints, nearest } = await decodeLatents(labelAnchors, tensor([0.4, -1.3], [2, 1]));
  * console.log(nearest); // Int32Array [1, 0]
@@ -164,7 +203,9 @@ export async function decodeLatents(
   latents: Tensor,
   opts: DecodeOptions = {},
 ): Promise<{ endpoints: Tensor; nearest: Int32Array }> {
-  const { endpoints, nearest } = decodeLatentsTensors(anchors, latents, opts);
+  // Without noGrad a trainable anchor set would make every evaluation batch keep a backward graph (and
+  // its trajectory buffers) alive until the endpoints are disposed.
+  const { endpoints, nearest } = noGrad(() => decodeLatentsTensors(anchors, latents, opts));
   const idx = (await nearest.toTypedArray()) as Int32Array;
   nearest.dispose();
   return { endpoints, nearest: Int32Array.from(idx) };

@@ -12,7 +12,22 @@ import { anchorNorms, logWeights, params } from "./small_kernels.ts";
 import { BR, planVelocity, updateKernel, velocityKernel } from "./velocity_kernel.ts";
 import { flowBackward } from "./flow_backward.ts";
 
-/** What a flow runs on. */
+/**
+ * What a flow runs on.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * import { eulerReverse, flow, type FlowInputs } from "@lzn/latent";
+ * const inputs: FlowInputs = {
+ *   anchors: tensor([-1, 1], [2, 1]),
+ *   x0: tensor([0.2, -0.4], [2, 1]),
+ *   schedule: eulerReverse(20),
+ *   weights: tensor([1, 1], [2]),
+ * };
+ * const endpoints = flow(inputs); // [2, 1], near the anchors
+ * ```
+ */
 export interface FlowInputs {
   /** Anchor set `[N, q]`. */
   anchors: Tensor;
@@ -49,6 +64,7 @@ export interface FlowRecord {
  *
  * @example
  * ```ts
+ * import { flowStats } from "@lzn/latent";
  * const before = flowStats.evaluations;
  * // ... run a flow of K steps ...
  * console.log(flowStats.evaluations - before); // K
@@ -80,7 +96,7 @@ function checkInputs(inp: FlowInputs): { b: number; q: number; n: number } {
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
- * import { eulerReverse } from "./schedule.ts";
+ * import { eulerReverse } from "@lzn/latent";
  * const A = tensor([-1, 1], [2, 1]);
  * const { xK, rec } = flowForward({ anchors: A, x0: tensor([0.3], [1, 1]), schedule: eulerReverse(20) }, false);
  * disposeRecord(rec);
@@ -179,7 +195,7 @@ function recordTensors(rec: FlowRecord): Tensor[] {
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
- * import { eulerForward } from "./schedule.ts";
+ * import { eulerForward, flow } from "@lzn/latent";
  * const A = tensor([0, 0, 1, 1], [2, 2], { requiresGrad: true });
  * const z = flow({ anchors: A, x0: A, schedule: eulerForward(20, 1e-4) });
  * z.sum().backward(); // A.grad: both paths (anchor set and starting points)

@@ -1,5 +1,5 @@
 /**
- * @lzn/latent — the two atomic operations of Latent Zoning Networks on the tensor core: latent computation
+ * `@lzn/latent` — the two atomic operations of Latent Zoning Networks on the tensor core: latent computation
  * (anchors -> latents by the flow-matching flow; Euler or DPM-Solver++) and latent alignment (soft
  * assignment along the reverse flow), plus decoding to the nearest anchor. Time convention of the release:
  * t = 0 is the anchor end, t = 1 the Gaussian end. All flows run on one fused online-softmax kernel and

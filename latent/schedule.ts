@@ -10,7 +10,16 @@
  * @module
  */
 
-/** One evaluation of the posterior-mean anchor and the state update that consumes it. */
+/**
+ * One evaluation of the posterior-mean anchor and the state update that consumes it.
+ *
+ * @example
+ * ```ts
+ * import { eulerForward, type FlowStep } from "@lzn/latent";
+ * const first: FlowStep = eulerForward(10, 1e-4).steps[0];
+ * console.log(first.t, first.history); // 0.0001 0
+ * ```
+ */
 export interface FlowStep {
   /** Time at which `D_k` is evaluated. */
   t: number;
@@ -26,7 +35,16 @@ export interface FlowStep {
   history: 0 | 1 | 2;
 }
 
-/** A whole flow: `steps.length` evaluations (NFE) and as many state updates. */
+/**
+ * A whole flow: `steps.length` evaluations (NFE) and as many state updates.
+ *
+ * @example
+ * ```ts
+ * import { dpmForward, eulerForward, type FlowSchedule } from "@lzn/latent";
+ * const schedules: FlowSchedule[] = [eulerForward(20, 1e-4), dpmForward(20, 1e-3)];
+ * for (const s of schedules) console.log(s.kind, s.steps.length, s.t0);
+ * ```
+ */
 export interface FlowSchedule {
   /** Which solver produced it (diagnostics). */
   kind: "euler" | "euler-reverse" | "dpm++3m";
@@ -46,6 +64,7 @@ function logitScales(t: number): { alpha: number; beta: number } {
  *
  * @example
  * ```ts
+ * import { eulerForward } from "@lzn/latent";
  * const s = eulerForward(20, 1e-4);
  * console.log(s.steps.length, s.steps[0].t); // 20 0.0001
  * ```
@@ -69,6 +88,7 @@ export function eulerForward(steps: number, eps: number): FlowSchedule {
  *
  * @example
  * ```ts
+ * import { eulerReverse } from "@lzn/latent";
  * const s = eulerReverse(4);
  * console.log(s.steps.map((x) => x.t)); // [1, 0.75, 0.5, 0.25]
  * ```
@@ -91,6 +111,7 @@ export function eulerReverse(steps: number): FlowSchedule {
  *
  * @example
  * ```ts
+ * import { dpmOrders } from "@lzn/latent";
  * dpmOrders(20); // [1, 2, 3, 3, ..., 3]
  * dpmOrders(5);  // [1, 2, 3, 2, 1]
  * ```
@@ -113,6 +134,7 @@ export function dpmOrders(steps: number): number[] {
  *
  * @example
  * ```ts
+ * import { dpmForward } from "@lzn/latent";
  * const s = dpmForward(20, 1e-3);
  * console.log(s.steps.map((x) => x.history + 1)); // [1, 2, 3, 3, ...]
  * ```

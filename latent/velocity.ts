@@ -8,7 +8,17 @@ import type { Tensor } from "@lzn/tensor";
 import { flow } from "./flow.ts";
 import type { FlowSchedule } from "./schedule.ts";
 
-/** Options of {@link velocity} and {@link posteriorMean}. */
+/**
+ * Options of {@link velocity} and {@link posteriorMean}.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * import { velocity, type VelocityOptions } from "@lzn/latent";
+ * const opts: VelocityOptions = { weights: tensor([3, 1], [2]) };
+ * const v = velocity(tensor([0.5], [1, 1]), tensor([-1, 1], [2, 1]), 0.5, opts);
+ * ```
+ */
 export interface VelocityOptions {
   /** Anchor weights `[N]` (enter as `log w` in the logits). */
   weights?: Tensor;
@@ -31,6 +41,7 @@ function oneStep(t: number, a: number, b0: number): FlowSchedule {
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
+ * import { velocity } from "@lzn/latent";
  * const A = tensor([-1, 1], [2, 1]);
  * const v = velocity(tensor([0.5], [1, 1]), A, 1); // x - mean(A) = [0.5]
  * ```
@@ -45,6 +56,7 @@ export function velocity(x: Tensor, anchors: Tensor, t: number, opts: VelocityOp
  * @example
  * ```ts
  * import { tensor } from "@lzn/tensor";
+ * import { posteriorMean } from "@lzn/latent";
  * const A = tensor([-1, 1], [2, 1]);
  * const m = posteriorMean(tensor([0.9], [1, 1]), A, 0.1); // ~[1]: the nearby anchor dominates
  * ```

@@ -13,7 +13,16 @@ import { join } from "node:path";
 import { loadSafetensors, saveSafetensors, type Tensor, writeFileAtomic } from "@lzn/tensor";
 import { architectureHash, type ClassifierConfig, parseClassifierConfig, stableHash } from "./config.ts";
 
-/** Format tag of `state.json`. */
+/**
+ * Format tag of `state.json`.
+ *
+ * @example
+ * ```ts
+ * import { readRunState, STATE_FORMAT } from "@lzn/tasks";
+ * const state = await readRunState("runs/demo");
+ * console.log(state.format === STATE_FORMAT); // true
+ * ```
+ */
 export const STATE_FORMAT = "lzn-classifier-run/1";
 
 /**
@@ -49,7 +58,21 @@ export interface RunState {
   config: ClassifierConfig;
 }
 
-/** Thrown when a run directory's checkpoint cannot be used (missing, corrupt, or from another model). */
+/**
+ * Thrown when a run directory's checkpoint cannot be used (missing, corrupt, or from another model).
+ *
+ * @example
+ * ```ts
+ * import { CheckpointError, loadClassifier } from "@lzn/tasks";
+ * try {
+ *   const { model } = await loadClassifier("runs/demo");
+ *   model.dispose();
+ * } catch (e) {
+ *   if (!(e instanceof CheckpointError)) throw e;
+ *   console.error(`no usable checkpoint: ${e.message}`);
+ * }
+ * ```
+ */
 export class CheckpointError extends Error {
   /** Wraps a message. */
   constructor(message: string) {

@@ -10,7 +10,17 @@ import { LabelDecoder } from "@lzn/decoders";
 import { LatentSpace } from "./space.ts";
 import type { ModelConfig } from "./config.ts";
 
-/** The typed latent space of a classifier: "image" (encoder) and "label" (encoder + decoder). */
+/**
+ * The typed latent space of a classifier: "image" (encoder) and "label" (encoder + decoder).
+ *
+ * @example
+ * ```ts
+ * import { type ClassifierSpace, LznClassifier, ModelConfig } from "@lzn/tasks";
+ * const space: ClassifierSpace = new LznClassifier(ModelConfig.parse({})).space;
+ * console.log(space.modalities); // ["image", "label"]
+ * const anchors = space.task({ from: "image", output: "anchors" }); // Task<ImageBatch, Embedding>
+ * ```
+ */
 export type ClassifierSpace = LatentSpace<
   & Record<never, never>
   & { image: { encoder: ImageEncoder } }

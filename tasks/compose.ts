@@ -9,7 +9,19 @@ import type { ImageBatch, Labels } from "@lzn/encoders";
 import type { LznClassifier } from "./classifier.ts";
 import type { Embedding, EmbeddingKind } from "./space.ts";
 
-/** Options of {@link classify} and {@link embed}. */
+/**
+ * Options of {@link classify} and {@link embed}.
+ *
+ * @example
+ * ```ts
+ * import { type BatchedTaskOptions, classify, embed, LznClassifier, ModelConfig } from "@lzn/tasks";
+ * const model = new LznClassifier(ModelConfig.parse({}));
+ * const images = { images: new Float32Array(1500 * 784).fill(-1), count: 1500 };
+ * const opts: BatchedTaskOptions = { batchSize: 500, tau: 0, seed: 0 }; // three anchor sets of 500
+ * const labels = await classify(model, images, opts);
+ * const latents = await embed(model, images, { ...opts, kind: "latents" });
+ * ```
+ */
 export interface BatchedTaskOptions {
   /** Images per eval batch (each batch is one anchor set); default: all at once. */
   batchSize?: number;

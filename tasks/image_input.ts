@@ -9,7 +9,18 @@ import type { ImageBatch } from "@lzn/encoders";
 import { readNpy } from "./npy.ts";
 import { decodePngGray } from "./png_read.ts";
 
-/** Images read from files, with a name per image for the output. */
+/**
+ * Images read from files, with a name per image for the output.
+ *
+ * @example
+ * ```ts
+ * import { classify, type ImageInput, loadClassifier, readImages } from "@lzn/tasks";
+ * const { model } = await loadClassifier("runs/demo");
+ * const { batch, names }: ImageInput = await readImages(["digits.npy"]);
+ * const labels = await classify(model, batch);
+ * names.forEach((name, i) => console.log(name, labels[i]));
+ * ```
+ */
 export interface ImageInput {
   /** The images, in [-1, 1]. */
   batch: ImageBatch;

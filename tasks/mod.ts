@@ -1,7 +1,9 @@
 /**
  * `@lzn/tasks`: the typed latent graph (a `LatentSpace` where modalities register encoders and decoders,
  * and tasks are compositions of them), the LZN classification recipe (training by latent alignment with
- * checkpoint/resume, evaluation as spec §7.5), and the small I/O helpers the CLI uses.
+ * checkpoint/resume, evaluation as spec §7.5), the joint generation + classification recipe of case study 3
+ * (RF image decoder + LZN, with the RF-only baseline; generation `label -> image` and `prior -> image`),
+ * and the small I/O helpers the CLI uses.
  *
  * @example
  * ```ts
@@ -82,3 +84,43 @@ export {
   readConfigFile,
   trainCommand,
 } from "./commands.ts";
+export * from "./metrics/mod.ts";
+export { GaussianPrior } from "./prior.ts";
+export {
+  classifierConfigOf,
+  jointArchitectureHash,
+  JointConfig,
+  type JointConfigInput,
+  type JointEvalConfig,
+  type JointMode,
+  type JointModelConfig,
+  type JointTrainConfig,
+  parseJointConfig,
+  type SamplerConfig,
+} from "./joint_config.ts";
+export { JointModel, type JointParameterGroups, type JointSpace } from "./joint_model.ts";
+export {
+  JOINT_STATE_FORMAT,
+  type JointRunState,
+  loadJointCheckpoint,
+  readJointState,
+  writeJointCheckpoint,
+} from "./joint_checkpoint.ts";
+export {
+  type JointEmas,
+  type JointProgress,
+  type JointTrainOptions,
+  restoreJoint,
+  swapEma,
+  type TrainedJoint,
+  trainJoint,
+} from "./joint_train.ts";
+export { evaluateJoint, type JointEvalReport } from "./joint_eval.ts";
+export { loadJoint } from "./joint_trained.ts";
+export { generateFromLabels, generateFromPrior, type GenerateOptions } from "./generate.ts";
+export {
+  readJointConfigFile,
+  sampleCommand,
+  type SampleCommandOptions,
+  trainJointCommand,
+} from "./joint_commands.ts";

@@ -5,10 +5,29 @@
  * @module
  */
 
-/** Element types this module reads and writes. */
+/**
+ * Element types this module reads and writes.
+ *
+ * @example
+ * ```ts
+ * import { encodeNpy, type NpyDtype } from "@lzn/tasks";
+ * const dtype: NpyDtype = "int32";
+ * const bytes = encodeNpy({ dtype, shape: [3], data: Int32Array.from([7, 2, 1]) });
+ * ```
+ */
 export type NpyDtype = "uint8" | "int32" | "float32" | "float64";
 
-/** An array read from or written to an NPY file. */
+/**
+ * An array read from or written to an NPY file.
+ *
+ * @example
+ * ```ts
+ * import { decodeNpy, encodeNpy, type NpyArray } from "@lzn/tasks";
+ * const latents: NpyArray = { dtype: "float32", shape: [2, 3], data: new Float32Array(6) };
+ * const back: NpyArray = decodeNpy(encodeNpy(latents));
+ * console.log(back.shape); // [2, 3]
+ * ```
+ */
 export interface NpyArray {
   /** Element type. */
   dtype: NpyDtype;

@@ -6,7 +6,16 @@
  */
 import { decompress } from "@lzn/data";
 
-/** A decoded grayscale image. */
+/**
+ * A decoded grayscale image.
+ *
+ * @example
+ * ```ts
+ * import { decodePngGray, type GrayImage } from "@lzn/tasks";
+ * const img: GrayImage = await decodePngGray(await Deno.readFile("digit.png"), "digit.png");
+ * console.log(img.width, img.height, img.pixels.length); // 28 28 784
+ * ```
+ */
 export interface GrayImage {
   /** `width * height` bytes, row-major. */
   pixels: Uint8Array;

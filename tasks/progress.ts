@@ -21,7 +21,16 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
-/** One progress report. */
+/**
+ * One progress report.
+ *
+ * @example
+ * ```ts
+ * import { formatProgress, type ProgressReport } from "@lzn/tasks";
+ * const report: ProgressReport = { step: 300, total: 600, loss: 0.25, itPerSec: 2, skipped: 1 };
+ * console.log(formatProgress(report)); // step 300/600  loss 0.2500  2.00 it/s  ETA 2m30s  skipped 1
+ * ```
+ */
 export interface ProgressReport {
   /** Steps done. */
   step: number;

@@ -19,10 +19,24 @@ import { alignmentLoss } from "@lzn/latent";
 import type { AnchorSetEncoder, Encoder } from "@lzn/encoders";
 import type { Decoder } from "@lzn/decoders";
 
-/** What a modality registers: an encoder, a decoder, or both. */
+/**
+ * What a modality registers: an encoder, a decoder, or both.
+ *
+ * @example
+ * ```ts
+ * import { LabelDecoder } from "@lzn/decoders";
+ * import { LabelEncoder } from "@lzn/encoders";
+ * import { LatentSpace, type Modality } from "@lzn/tasks";
+ * const encoder = new LabelEncoder({ classes: 10, latentDim: 8 });
+ * const label: Modality = { encoder, decoder: new LabelDecoder(encoder) };
+ * const space = new LatentSpace(8).register("label", label);
+ * ```
+ */
 export interface Modality {
+  /** Maps data of the modality to anchors and latents (needed by `task({ from })` and `alignment`). */
   // deno-lint-ignore no-explicit-any
   encoder?: Encoder<any>;
+  /** Maps latents back to data of the modality (needed by `task({ to })`). */
   // deno-lint-ignore no-explicit-any
   decoder?: Decoder<any>;
 }
@@ -34,22 +48,78 @@ type AnyDecoder = Decoder<any>;
 // deno-lint-ignore no-explicit-any
 type AnyAnchorSetEncoder = AnchorSetEncoder<any>;
 
-/** Names of the modalities of `M` that have an encoder. */
+/**
+ * Names of the modalities of `M` that have an encoder.
+ *
+ * @example
+ * ```ts
+ * import { LabelDecoder } from "@lzn/decoders";
+ * import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
+ * import type { EncoderNames } from "@lzn/tasks";
+ * type Parts = {
+ *   image: { encoder: ImageEncoder };
+ *   label: { encoder: LabelEncoder; decoder: LabelDecoder };
+ *   out: { decoder: LabelDecoder };
+ * };
+ * const from: EncoderNames<Parts> = "image"; // "image" | "label"
+ * ```
+ */
 export type EncoderNames<M> =
   & { [K in keyof M]: M[K] extends { encoder: AnyEncoder } ? K : never }[keyof M]
   & string;
-/** Names of the modalities of `M` that have a decoder. */
+/**
+ * Names of the modalities of `M` that have a decoder.
+ *
+ * @example
+ * ```ts
+ * import { LabelDecoder } from "@lzn/decoders";
+ * import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
+ * import type { DecoderNames } from "@lzn/tasks";
+ * type Parts = { image: { encoder: ImageEncoder }; label: { encoder: LabelEncoder; decoder: LabelDecoder } };
+ * const to: DecoderNames<Parts> = "label"; // the only modality with a decoder
+ * ```
+ */
 export type DecoderNames<M> =
   & { [K in keyof M]: M[K] extends { decoder: AnyDecoder } ? K : never }[keyof M]
   & string;
-/** Names of the modalities of `M` whose encoder has a fixed anchor set (alignment targets). */
+/**
+ * Names of the modalities of `M` whose encoder has a fixed anchor set (alignment targets).
+ *
+ * @example
+ * ```ts
+ * import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
+ * import type { AnchorSetNames } from "@lzn/tasks";
+ * type Parts = { image: { encoder: ImageEncoder }; label: { encoder: LabelEncoder } };
+ * const target: AnchorSetNames<Parts> = "label"; // ImageEncoder has no fixed anchor set
+ * ```
+ */
 export type AnchorSetNames<M> =
   & { [K in keyof M]: M[K] extends { encoder: AnyAnchorSetEncoder } ? K : never }[keyof M]
   & string;
 
-/** The data type an encoder of modality `S` takes. */
+/**
+ * The data type an encoder of modality `S` takes.
+ *
+ * @example
+ * ```ts
+ * import type { ImageBatch, ImageEncoder } from "@lzn/encoders";
+ * import type { EncoderInput } from "@lzn/tasks";
+ * type In = EncoderInput<{ encoder: ImageEncoder }>; // ImageBatch
+ * const x: In = { images: new Float32Array(784), count: 1 } satisfies ImageBatch;
+ * ```
+ */
 export type EncoderInput<S> = S extends { encoder: Encoder<infer I> } ? I : never;
-/** The data type a decoder of modality `S` produces. */
+/**
+ * The data type a decoder of modality `S` produces.
+ *
+ * @example
+ * ```ts
+ * import type { LabelDecoder } from "@lzn/decoders";
+ * import type { DecoderOutput } from "@lzn/tasks";
+ * type Out = DecoderOutput<{ decoder: LabelDecoder }>; // Int32Array
+ * const labels: Out = Int32Array.from([3, 1]);
+ * ```
+ */
 export type DecoderOutput<S> = S extends { decoder: Decoder<infer O> } ? O : never;
 
 // A literal name must be one of `Allowed`; a plain `string` is accepted and checked at run time. Written as
@@ -82,7 +152,19 @@ export interface Embedding {
   dim: number;
 }
 
-/** Options of {@link Task.run}. */
+/**
+ * Options of {@link Task.run}.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * import { LznClassifier, ModelConfig, type TaskOptions } from "@lzn/tasks";
+ * const model = new LznClassifier(ModelConfig.parse({}));
+ * const classify = model.space.task({ from: "image", to: "label" });
+ * const opts: TaskOptions = { tau: 0.5, seed: 3, weights: tensor(new Float32Array(10).fill(1), [10]) };
+ * const labels = await classify.run({ images: new Float32Array(2 * 784), count: 2 }, opts);
+ * ```
+ */
 export interface TaskOptions {
   /** Prior-noise scale of the latent computation (0 = zone centre). Default 0 for tasks. */
   tau?: number;
@@ -113,10 +195,33 @@ export interface Task<I, O> {
   run(input: I, opts?: TaskOptions): Promise<O>;
 }
 
-/** What an embedding task returns: raw anchors, or latents (zone samples over the batch). */
+/**
+ * What an embedding task returns: raw anchors, or latents (zone samples over the batch).
+ *
+ * @example
+ * ```ts
+ * import { embed, type EmbeddingKind, LznClassifier, ModelConfig } from "@lzn/tasks";
+ * const model = new LznClassifier(ModelConfig.parse({}));
+ * const images = { images: new Float32Array(4 * 784), count: 4 };
+ * const kinds: EmbeddingKind[] = ["anchors", "latents"];
+ * const [anchors, latents] = await Promise.all(kinds.map((kind) => embed(model, images, { kind })));
+ * ```
+ */
 export type EmbeddingKind = "anchors" | "latents";
 
-/** Options of one alignment loss evaluation (spec §4). */
+/**
+ * Options of one alignment loss evaluation (spec §4).
+ *
+ * @example
+ * ```ts
+ * import { LznClassifier, ModelConfig, type SpaceAlignmentOptions } from "@lzn/tasks";
+ * const model = new LznClassifier(ModelConfig.parse({}));
+ * const align = model.space.alignment({ from: "image", to: "label" });
+ * const opts: SpaceAlignmentOptions = { seed: 17, tau: 1, steps: 100, cutoff: 0.2, log: true };
+ * const loss = align.loss({ images: new Float32Array(2 * 784), count: 2 }, Int32Array.from([4, 9]), opts);
+ * loss.backward();
+ * ```
+ */
 export interface SpaceAlignmentOptions {
   /** Seed of the source latents' prior noise (use a fresh one per training step). */
   seed: number;

@@ -42,10 +42,36 @@ import {
 import { gatherBatch, loadRunData } from "./data.ts";
 import { formatProgress, type ProgressReport } from "./progress.ts";
 
-/** What to do when the run directory already holds a checkpoint. */
+/**
+ * What to do when the run directory already holds a checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { parseClassifierConfig, type StartMode, trainClassifier } from "@lzn/tasks";
+ * const start: StartMode = Deno.args.includes("--fresh") ? "fresh" : "resume";
+ * const run = await trainClassifier(parseClassifierConfig({}), { start });
+ * run.dispose();
+ * ```
+ */
 export type StartMode = "resume" | "fresh";
 
-/** Options of {@link trainClassifier}. */
+/**
+ * Options of {@link trainClassifier}.
+ *
+ * @example
+ * ```ts
+ * import { parseClassifierConfig, trainClassifier, type TrainOptions } from "@lzn/tasks";
+ * const opts: TrainOptions = {
+ *   runDir: ".cache/runs/example",
+ *   start: "fresh",
+ *   stopAfter: 50,
+ *   onProgress: (r) => console.log(r.step, r.loss),
+ *   log: null,
+ * };
+ * const run = await trainClassifier(parseClassifierConfig({ train: { steps: 100 } }), opts);
+ * run.dispose();
+ * ```
+ */
 export interface TrainOptions {
   /** Run directory (default `runs/<config.name>`). */
   runDir?: string;
@@ -61,7 +87,20 @@ export interface TrainOptions {
   data?: { train: Split; test: Split };
 }
 
-/** A trained (or partly trained) classifier with its optimizer state. */
+/**
+ * A trained (or partly trained) classifier with its optimizer state.
+ *
+ * @example
+ * ```ts
+ * import { classify, parseClassifierConfig, trainClassifier, type TrainedClassifier } from "@lzn/tasks";
+ * const run: TrainedClassifier = await trainClassifier(parseClassifierConfig({ train: { steps: 20 } }));
+ * run.ema.swapIn(); // evaluate with the EMA weights
+ * const { images, labels, count } = run.data.test;
+ * console.log(run.state.step, run.history.length, count, labels.length, images.length);
+ * run.ema.swapOut();
+ * run.dispose();
+ * ```
+ */
 export interface TrainedClassifier {
   /** The modules (training weights are in the parameters). */
   model: LznClassifier;
@@ -284,7 +323,20 @@ export async function trainClassifier(
   };
 }
 
-/** Copies checkpoint tensors into the live parameters, EMA shadows and Adam moments (GPU copies). */
+/**
+ * Copies checkpoint tensors into the live parameters, EMA shadows and Adam moments (GPU copies).
+ *
+ * @example
+ * ```ts
+ * import { EMA } from "@lzn/tensor";
+ * import { loadCheckpoint, LznClassifier, restore } from "@lzn/tasks";
+ * const { state, tensors } = await loadCheckpoint("runs/demo");
+ * const model = new LznClassifier(state.config.model);
+ * const named = model.namedParameters();
+ * const ema = new EMA(named.map(([, p]) => p), { decay: state.config.train.emaDecay });
+ * restore(tensors, named, ema); // raw weights into the model, shadows into the EMA (Adam omitted)
+ * ```
+ */
 export function restore(
   tensors: Record<string, Tensor>,
   named: [string, Tensor][],

@@ -9,7 +9,16 @@ import { LznClassifier } from "./classifier.ts";
 import { CheckpointError, loadCheckpoint, type RunState } from "./checkpoint.ts";
 import { restore } from "./train.ts";
 
-/** Options of {@link loadClassifier}. */
+/**
+ * Options of {@link loadClassifier}.
+ *
+ * @example
+ * ```ts
+ * import { loadClassifier, type LoadClassifierOptions, parseClassifierConfig } from "@lzn/tasks";
+ * const opts: LoadClassifierOptions = { weights: "raw", expect: parseClassifierConfig({}) };
+ * const { model } = await loadClassifier("runs/lzn-classifier", opts); // refuses another architecture
+ * ```
+ */
 export interface LoadClassifierOptions {
   /** `"ema"` (default, as the release evaluates) or `"raw"` training weights. */
   weights?: "ema" | "raw";

@@ -8,10 +8,31 @@
  */
 import type { Tensor } from "./tensor.ts";
 
-/** The VJP of one op: upstream gradient -> one gradient (or null) per input. */
+/**
+ * The VJP of one op: upstream gradient -> one gradient (or null) per input.
+ *
+ * @example
+ * ```ts
+ * import { record, tensor, type Vjp } from "@lzn/tensor";
+ * const x = tensor([1, 2], [2], { requiresGrad: true });
+ * const double: Vjp = (g) => [g.mul(2)]; // d(2x)/dx = 2
+ * const y = record("double", x.detach().mul(2), [x], double);
+ * y.sum().backward(); // x.grad = [2, 2]
+ * ```
+ */
 export type Vjp = (grad: Tensor) => (Tensor | null | undefined)[];
 
-/** A recorded op in the autograd graph. */
+/**
+ * A recorded op in the autograd graph.
+ *
+ * @example
+ * ```ts
+ * import { type GradNode, tensor } from "@lzn/tensor";
+ * const x = tensor([1, 2], [2], { requiresGrad: true });
+ * const node: GradNode | undefined = x.mul(3).node;
+ * console.log(node?.name, node?.inputs.length);
+ * ```
+ */
 export interface GradNode {
   /** The op's name, for error messages. */
   readonly name: string;
@@ -25,7 +46,16 @@ export interface GradNode {
 
 let gradDepth = 0;
 
-/** True while recording is enabled (outside {@link noGrad}). */
+/**
+ * True while recording is enabled (outside {@link noGrad}).
+ *
+ * @example
+ * ```ts
+ * import { isGradEnabled, noGrad } from "@lzn/tensor";
+ * console.log(isGradEnabled()); // true
+ * noGrad(() => console.log(isGradEnabled())); // false
+ * ```
+ */
 export function isGradEnabled(): boolean {
   return gradDepth === 0;
 }
@@ -35,7 +65,7 @@ export function isGradEnabled(): boolean {
  *
  * @example
  * ```ts
- * import { tensor } from "./tensor.ts";
+ * import { noGrad, tensor } from "@lzn/tensor";
  * const w = tensor([1, 2], [2], { requiresGrad: true });
  * const y = noGrad(() => w.mul(2)); // y.requiresGrad === false
  * ```
@@ -55,7 +85,7 @@ export function noGrad<T>(fn: () => T): T {
  *
  * @example
  * ```ts
- * import { tensor } from "./tensor.ts";
+ * import { record, tensor } from "@lzn/tensor";
  * const x = tensor([3], [1], { requiresGrad: true });
  * const y = record("double", x.detach().mul(2), [x], (g) => [g.mul(2)]); // a hand-written custom op
  * y.sum().backward(); // x.grad = [2]
@@ -63,9 +93,14 @@ export function noGrad<T>(fn: () => T): T {
  */
 export function record(name: string, out: Tensor, inputs: Tensor[], vjp: Vjp, saved: Tensor[] = []): Tensor {
   if (gradDepth > 0 || !inputs.some((t) => t.requiresGrad)) return out;
+  // A node never holds its own output: that self-reference would keep a graph that is disposed without
+  // backward() alive forever. The VJP may still read `out` through its closure, because `out` lives as
+  // long as anything downstream can reach this node (downstream nodes retain it as an input) and backward()
+  // frees nodes only after the whole pass.
+  const kept = saved.filter((t) => t !== out);
   for (const t of inputs) t.retain();
-  for (const t of saved) t.retain();
-  out.setNode({ name, inputs, saved, vjp });
+  for (const t of kept) t.retain();
+  out.setNode({ name, inputs, saved: kept, vjp });
   return out;
 }
 
@@ -104,7 +139,7 @@ function topoOrder(root: Tensor): Tensor[] {
  *
  * @example
  * ```ts
- * import { tensor } from "./tensor.ts";
+ * import { backward, tensor } from "@lzn/tensor";
  * const x = tensor([1, 2, 3], [3], { requiresGrad: true });
  * backward(x.mul(x).sum()); // x.grad = 2x
  * ```
@@ -188,7 +223,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
  *
  * @example
  * ```ts
- * import { tensor } from "./tensor.ts";
+ * import { grad, tensor } from "@lzn/tensor";
  * const [gx] = grad((x) => x.mul(x).sum())(tensor([3], [1])); // [6]
  * ```
  */

@@ -9,7 +9,16 @@
  * @module
  */
 
-/** What we know about the adapter that runs the kernels. */
+/**
+ * What we know about the adapter that runs the kernels.
+ *
+ * @example
+ * ```ts
+ * import { type AdapterReport, gpu } from "@lzn/tensor";
+ * const report: AdapterReport = gpu().adapter;
+ * if (report.isCpu) console.warn(`software adapter (${report.name}): expect slow kernels`);
+ * ```
+ */
 export interface AdapterReport {
   /** Human-readable adapter name (e.g. "NVIDIA H200" or "llvmpipe (LLVM 15.0.6, 256 bits)"). */
   name: string;
@@ -21,7 +30,16 @@ export interface AdapterReport {
   features: string[];
 }
 
-/** The acquired device and its adapter report. */
+/**
+ * The acquired device and its adapter report.
+ *
+ * @example
+ * ```ts
+ * import { gpu, type GpuContext } from "@lzn/tensor";
+ * const { device, adapter }: GpuContext = gpu();
+ * console.log(adapter.name, device.limits.maxStorageBufferBindingSize);
+ * ```
+ */
 export interface GpuContext {
   /** The logical device every kernel runs on. */
   device: GPUDevice;
@@ -45,6 +63,7 @@ const HOW_TO_GET_AN_ADAPTER = [
  *
  * @example
  * ```ts
+ * import { acquireDevice } from "@lzn/tensor";
  * const { device, adapter } = await acquireDevice(navigator.gpu);
  * console.log(adapter.name, adapter.isCpu);
  * device.destroy();
@@ -98,6 +117,7 @@ try {
  *
  * @example
  * ```ts
+ * import { gpu } from "@lzn/tensor";
  * const { device, adapter } = gpu();
  * console.log(`running on ${adapter.name}`);
  * ```
@@ -112,6 +132,7 @@ export function gpu(): GpuContext {
  *
  * @example
  * ```ts
+ * import { hasGpu } from "@lzn/tensor";
  * if (!hasGpu()) console.log("no WebGPU adapter");
  * ```
  */

@@ -10,7 +10,25 @@
  */
 import { gpu } from "./device.ts";
 
-/** How a kernel binds its storage buffers and whether it reads a uniform params block. */
+/**
+ * How a kernel binds its storage buffers and whether it reads a uniform params block.
+ *
+ * @example
+ * ```ts
+ * import { bindings, kernel, type KernelSpec } from "@lzn/tensor";
+ * const spec: KernelSpec = {
+ *   name: "scale",
+ *   storage: ["read_write"],
+ *   uniform: 16,
+ *   wgsl: `${bindings([["y", "read_write", "f32"]])}
+ *   struct Params { s: f32, n: u32, a: u32, b: u32 }
+ *   @group(0) @binding(1) var<uniform> u: Params;
+ *   @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+ *     if (g.x < u.n) { y[g.x] = y[g.x] * u.s; } }`,
+ * };
+ * const k = kernel(spec);
+ * ```
+ */
 export interface KernelSpec {
   /** A label for errors and profiling. */
   name: string;
@@ -22,7 +40,21 @@ export interface KernelSpec {
   uniform?: number;
 }
 
-/** A compiled kernel ready to dispatch. */
+/**
+ * A compiled kernel ready to dispatch.
+ *
+ * @example
+ * ```ts
+ * import { type Kernel, kernel } from "@lzn/tensor";
+ * const k: Kernel = kernel({
+ *   name: "zero",
+ *   storage: ["read_write"],
+ *   wgsl: `@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+ *   @compute @workgroup_size(1) fn main() { y[0] = 0.0; }`,
+ * });
+ * console.log(k.spec.name, k.layout.label);
+ * ```
+ */
 export interface Kernel {
   /** The spec it was compiled from. */
   readonly spec: KernelSpec;
@@ -34,7 +66,17 @@ export interface Kernel {
 
 const cache = new Map<string, Kernel>();
 
-/** Number of distinct kernels compiled so far (diagnostics; tests keep it bounded). */
+/**
+ * Number of distinct kernels compiled so far (diagnostics; tests keep it bounded).
+ *
+ * @example
+ * ```ts
+ * import { compiledKernelCount, tensor } from "@lzn/tensor";
+ * const before = compiledKernelCount();
+ * tensor([1, 2], [2]).add(1);
+ * console.log(compiledKernelCount() - before); // kernels compiled by the first `add` on this shape
+ * ```
+ */
 export function compiledKernelCount(): number {
   return cache.size;
 }
@@ -45,6 +87,7 @@ export function compiledKernelCount(): number {
  *
  * @example
  * ```ts
+ * import { kernel } from "@lzn/tensor";
  * const k = kernel({
  *   name: "fill",
  *   storage: ["read_write"],
@@ -105,6 +148,7 @@ function numbered(src: string): string {
  *
  * @example
  * ```ts
+ * import { bindings } from "@lzn/tensor";
  * const decl = bindings([["x", "read", "f32"], ["y", "read_write", "f32"]]);
  * // @group(0) @binding(0) var<storage, read> x: array<f32>; ...
  * console.log(decl);
@@ -117,7 +161,16 @@ export function bindings(list: [name: string, mode: "read" | "read_write", elem:
     .join("\n");
 }
 
-/** Formats a number as a WGSL f32 literal (always with a decimal point or exponent). */
+/**
+ * Formats a number as a WGSL f32 literal (always with a decimal point or exponent).
+ *
+ * @example
+ * ```ts
+ * import { f32Lit } from "@lzn/tensor";
+ * console.log(f32Lit(2), f32Lit(0.5)); // "f32(2.0)" "f32(0.5)"
+ * const wgsl = `let eps = ${f32Lit(1e-5)};`;
+ * ```
+ */
 export function f32Lit(v: number): string {
   if (Number.isNaN(v)) return "bitcast<f32>(0x7fc00000u)";
   if (v === Infinity) return "bitcast<f32>(0x7f800000u)";

@@ -1,5 +1,5 @@
 /**
- * @lzn/tensor — a tensor core on WebGPU: tensors, kernels, autograd, nn, optim and checkpoints.
+ * `@lzn/tensor` — a tensor core on WebGPU: tensors, kernels, autograd, nn, optim and checkpoints.
  *
  * @example
  * ```ts
@@ -38,7 +38,14 @@ export {
   type UnarySpec,
 } from "./ops/optable.ts";
 export { argmax, reduce, type ReduceOp } from "./ops/reduce.ts";
-export { broadcastShapes, linearGrid, linearIndex, normAxis, stridesOf } from "./ops/grid.ts";
+export {
+  broadcastShapes,
+  type LinearGrid,
+  linearGrid,
+  linearIndex,
+  normAxis,
+  stridesOf,
+} from "./ops/grid.ts";
 export { matmul, type MatmulOptions, type MatmulPath } from "./ops/matmul.ts";
 export { concat, pad, permute, slice, stack } from "./ops/shape.ts";
 export { gather, oneHot, scatterAdd } from "./ops/index.ts";

@@ -6,7 +6,17 @@
  */
 import { gpu } from "./device.ts";
 
-/** A storage buffer owned by the pool, with the submission epoch it was last recorded in. */
+/**
+ * A storage buffer owned by the pool, with the submission epoch it was last recorded in.
+ *
+ * @example
+ * ```ts
+ * import { bufferPool, type PooledBuffer } from "@lzn/tensor";
+ * const b: PooledBuffer = bufferPool.acquire(1000);
+ * console.log(b.size); // 1024: the size class holding 1000 bytes
+ * bufferPool.release(b);
+ * ```
+ */
 export interface PooledBuffer {
   /** The GPU buffer (usage STORAGE | COPY_SRC | COPY_DST). */
   readonly buffer: GPUBuffer;
@@ -32,6 +42,7 @@ const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.
  *
  * @example
  * ```ts
+ * import { bufferPool } from "@lzn/tensor";
  * const b = bufferPool.acquire(1024, 0);
  * bufferPool.release(b);
  * ```
@@ -97,5 +108,16 @@ export class BufferPool {
   }
 }
 
-/** The process-wide buffer pool. */
+/**
+ * The process-wide buffer pool.
+ *
+ * @example
+ * ```ts
+ * import { bufferPool, tensor } from "@lzn/tensor";
+ * const before = bufferPool.live;
+ * const t = tensor([1, 2, 3], [3]);
+ * t.dispose();
+ * console.log(bufferPool.live === before); // true: no leaked buffer
+ * ```
+ */
 export const bufferPool: BufferPool = new BufferPool();

@@ -39,7 +39,18 @@ const st: State = {
   bindGroups: new Map(),
 };
 
-/** Counters for the dispatch-overhead benchmark and tests. */
+/**
+ * Counters for the dispatch-overhead benchmark and tests.
+ *
+ * @example
+ * ```ts
+ * import { recorderStats, tensor } from "@lzn/tensor";
+ * const d0 = recorderStats.dispatches, r0 = recorderStats.readbacks;
+ * const y = tensor([1, 2, 3], [3]).mul(2).sum();
+ * await y.item();
+ * console.log(recorderStats.dispatches - d0, recorderStats.readbacks - r0);
+ * ```
+ */
 export const recorderStats = { dispatches: 0, submits: 0, readbacks: 0 };
 
 /** The current (unsubmitted) epoch; buffers last used in it are pending. */
@@ -64,7 +75,23 @@ function endPass(): void {
   }
 }
 
-/** What one dispatch needs: a kernel, its storage buffers in binding order, params, and the grid. */
+/**
+ * What one dispatch needs: a kernel, its storage buffers in binding order, params, and the grid.
+ *
+ * @example
+ * ```ts
+ * import { bufferPool, type Dispatch, dispatch, kernel } from "@lzn/tensor";
+ * const k = kernel({
+ *   name: "one",
+ *   storage: ["read_write"],
+ *   wgsl: `@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+ *   @compute @workgroup_size(1) fn main() { y[0] = 1.0; }`,
+ * });
+ * const out = bufferPool.acquire(4);
+ * const d: Dispatch = { kernel: k, buffers: [out], workgroups: [1] };
+ * dispatch(d);
+ * ```
+ */
 export interface Dispatch {
   /** The compiled kernel. */
   kernel: Kernel;
@@ -81,8 +108,7 @@ export interface Dispatch {
  *
  * @example
  * ```ts
- * import { kernel } from "./kernel.ts";
- * import { bufferPool } from "./pool.ts";
+ * import { bufferPool, dispatch, flush, kernel } from "@lzn/tensor";
  * const k = kernel({ name: "one", storage: ["read_write"], wgsl:
  *   `@group(0) @binding(0) var<storage, read_write> y: array<f32>;
  *    @compute @workgroup_size(1) fn main() { y[0] = 1.0; }` });
@@ -168,7 +194,7 @@ function layoutId(l: GPUBindGroupLayout): number {
  *
  * @example
  * ```ts
- * import { bufferPool } from "./pool.ts";
+ * import { bufferPool, copyBuffer, flush } from "@lzn/tensor";
  * const a = bufferPool.acquire(16), b = bufferPool.acquire(16);
  * copyBuffer(a, 0, b, 0, 16);
  * flush();
@@ -194,6 +220,7 @@ export function copyBuffer(
  *
  * @example
  * ```ts
+ * import { flush } from "@lzn/tensor";
  * flush(); // make sure queued work starts now
  * ```
  */
@@ -218,6 +245,7 @@ export function flush(): void {
  *
  * @example
  * ```ts
+ * import { bufferPool, upload } from "@lzn/tensor";
  * const b = upload(new Float32Array([1, 2, 3]));
  * bufferPool.release(b);
  * ```
@@ -248,6 +276,7 @@ const staging: GPUBuffer[] = [];
  *
  * @example
  * ```ts
+ * import { bufferPool, readBuffer, upload } from "@lzn/tensor";
  * const b = upload(new Float32Array([4, 5]));
  * const bytes = await readBuffer(b, 0, 8);
  * console.log(new Float32Array(bytes.buffer)); // Float32Array [4, 5]
@@ -279,6 +308,7 @@ export async function readBuffer(src: PooledBuffer, byteOffset: number, bytes: n
  *
  * @example
  * ```ts
+ * import { synchronize } from "@lzn/tensor";
  * await synchronize();
  * ```
  */

@@ -51,7 +51,7 @@ function close(set: Set<Scoped>, result: unknown): void {
  *
  * @example
  * ```ts
- * import { tensor } from "./tensor.ts";
+ * import { scope, tensor } from "@lzn/tensor";
  * const x = tensor([1, 2, 3], [3]);
  * const total = scope(() => x.mul(2).add(1).sum()); // intermediates freed, `total` kept
  * ```

@@ -15,10 +15,29 @@ import { matmul, type MatmulOptions } from "./ops/matmul.ts";
 import { permute, slice } from "./ops/shape.ts";
 import { logSoftmax, softmax } from "./ops/softmax.ts";
 
-/** Element type of a tensor: f32 for values, i32/u32 for indices and labels. */
+/**
+ * Element type of a tensor: f32 for values, i32/u32 for indices and labels.
+ *
+ * @example
+ * ```ts
+ * import { type DType, tensor } from "@lzn/tensor";
+ * const dtype: DType = "i32";
+ * const labels = tensor([3, 1, 4], [3], { dtype });
+ * console.log(labels.dtype); // "i32"
+ * ```
+ */
 export type DType = "f32" | "i32" | "u32";
 
-/** Options of {@link tensor}. */
+/**
+ * Options of {@link tensor}.
+ *
+ * @example
+ * ```ts
+ * import { tensor, type TensorOptions } from "@lzn/tensor";
+ * const opts: TensorOptions = { requiresGrad: true };
+ * const w = tensor([0.5, -0.5], [2], opts); // a trainable leaf
+ * ```
+ */
 export interface TensorOptions {
   /** Record operations on this tensor for `backward()` (makes it a leaf parameter). */
   requiresGrad?: boolean;
@@ -31,7 +50,15 @@ interface Storage {
   refs: number;
 }
 
-/** Number of elements of a shape. */
+/**
+ * Number of elements of a shape.
+ *
+ * @example
+ * ```ts
+ * import { shapeSize } from "@lzn/tensor";
+ * console.log(shapeSize([2, 3, 4]), shapeSize([])); // 24 1
+ * ```
+ */
 export function shapeSize(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -49,6 +76,7 @@ function checkShape(shape: readonly number[]): void {
  *
  * @example
  * ```ts
+ * import { tensor } from "@lzn/tensor";
  * const a = tensor([1, 2, 3, 4], [2, 2]);
  * const b = a.matmul(a).add(1);
  * console.log(await b.toArray()); // Float32Array [8, 11, 16, 23]
@@ -86,6 +114,7 @@ export class Tensor {
    *
    * @example
    * ```ts
+   * import { Tensor } from "@lzn/tensor";
    * const out = Tensor.empty([4, 4]);
    * out.dispose();
    * ```
@@ -408,6 +437,7 @@ function recordView(out: Tensor, src: Tensor): Tensor {
  *
  * @example
  * ```ts
+ * import { tensor } from "@lzn/tensor";
  * const w = tensor([0.5, -1, 2, 0], [2, 2], { requiresGrad: true });
  * console.log(w.shape); // [2, 2]
  * ```

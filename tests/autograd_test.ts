@@ -109,6 +109,16 @@ Deno.test("the graph keeps what backward needs even after intermediates are disp
   disposeAll(x, loss);
 });
 
+Deno.test("a graph disposed without backward() frees everything (no node holds its own output)", async () => {
+  await assertNoLeak(() => {
+    const z = tensor([1, 2, 3], [3], { requiresGrad: true });
+    const y = z.mul(2); // binary ops save their output for the VJP
+    const e = y.exp(); // and so do unary ones
+    const s = e.sum();
+    disposeAll(s, e, y, z);
+  }, "an abandoned graph");
+});
+
 Deno.test("scope(): intermediates are freed, the result survives, live buffers return to the start", async () => {
   const x = tensor([1, 2, 3, 4], [4], { requiresGrad: true });
   const start = bufferPool.live;

@@ -96,3 +96,14 @@ Deno.test("round trip: the latent of each well-separated anchor decodes back to 
   assert.deepEqual(Array.from(nearest), Array.from({ length: n }, (_, i) => i));
   assertClose(await endpoints.toArray(), await A.toArray(), { atol: 0.05 });
 });
+
+Deno.test("decodeLatents is inference: trainable anchors give detached endpoints and no graph", async () => {
+  const A = tensor([-1, 1], [2, 1], { requiresGrad: true });
+  const z = tensor([0.4, -1.3], [2, 1]);
+  const { endpoints, nearest } = await decodeLatents(A, z, { steps: 20 });
+  assert.equal(endpoints.requiresGrad, false);
+  assert.deepEqual(Array.from(nearest), [1, 0]);
+  endpoints.dispose();
+  A.dispose();
+  z.dispose();
+});

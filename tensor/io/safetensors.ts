@@ -12,7 +12,16 @@ import { bufferPool } from "../pool.ts";
 import { copyBuffer, readBuffer, upload } from "../recorder.ts";
 import { type DType, shapeSize, Tensor } from "../tensor.ts";
 
-/** Host-side tensor data as stored in a safetensors file. */
+/**
+ * Host-side tensor data as stored in a safetensors file.
+ *
+ * @example
+ * ```ts
+ * import { encodeSafetensors, type HostTensor } from "@lzn/tensor";
+ * const w: HostTensor = { dtype: "f32", shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) };
+ * const bytes = encodeSafetensors({ w });
+ * ```
+ */
 export interface HostTensor {
   /** Element type. */
   dtype: DType;
@@ -22,7 +31,17 @@ export interface HostTensor {
   data: Float32Array | Int32Array | Uint32Array;
 }
 
-/** Decoded file contents: tensors in file order, plus the string metadata. */
+/**
+ * Decoded file contents: tensors in file order, plus the string metadata.
+ *
+ * @example
+ * ```ts
+ * import { decodeSafetensors, encodeSafetensors, type HostTensor, type SafetensorsContents } from "@lzn/tensor";
+ * const bytes = encodeSafetensors({ step: { dtype: "i32", shape: [1], data: new Int32Array([7]) } }, { run: "a" });
+ * const { tensors, metadata }: SafetensorsContents<HostTensor> = decodeSafetensors(bytes);
+ * console.log(tensors.step.data, metadata.run); // Int32Array [7] "a"
+ * ```
+ */
 export interface SafetensorsContents<T> {
   /** Tensors by name. */
   tensors: Record<string, T>;
@@ -55,6 +74,7 @@ const MAX_HEADER = 100 * 1024 * 1024;
  *
  * @example
  * ```ts
+ * import { encodeSafetensors } from "@lzn/tensor";
  * const bytes = encodeSafetensors({ w: { dtype: "f32", shape: [2], data: new Float32Array([1, 2]) } }, { step: "3" });
  * console.log(bytes.length); // 8 + header + 8
  * ```
@@ -106,6 +126,7 @@ export function encodeSafetensors(
  *
  * @example
  * ```ts
+ * import { decodeSafetensors, encodeSafetensors } from "@lzn/tensor";
  * const bytes = encodeSafetensors({ i: { dtype: "i32", shape: [1], data: new Int32Array([7]) } });
  * const { tensors } = decodeSafetensors(bytes);
  * console.log(tensors.i.data); // Int32Array [7]
@@ -231,7 +252,7 @@ const READBACK_CHUNK = 64 * 1024 * 1024;
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { readTensors, tensor } from "@lzn/tensor";
  * const host = await readTensors({ w: tensor([1, 2], [2]) });
  * console.log(host.w.data); // Float32Array [1, 2]
  * ```
@@ -279,7 +300,7 @@ export async function readTensors(tensors: Record<string, Tensor>): Promise<Reco
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { serializeSafetensors, tensor } from "@lzn/tensor";
  * const bytes = await serializeSafetensors({ w: tensor([1, 2], [2]) }, { note: "demo" });
  * ```
  */
@@ -296,7 +317,7 @@ export async function serializeSafetensors(
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { saveSafetensors, tensor } from "@lzn/tensor";
  * await saveSafetensors("/tmp/ckpt.safetensors", { w: tensor([1, 2], [2]) }, { step: "10" });
  * ```
  */
@@ -314,6 +335,7 @@ export async function saveSafetensors(
  *
  * @example
  * ```ts
+ * import { writeFileAtomic } from "@lzn/tensor";
  * await writeFileAtomic("/tmp/meta.json", new TextEncoder().encode("{}"));
  * ```
  */
@@ -341,7 +363,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { loadSafetensors, serializeSafetensors, tensor } from "@lzn/tensor";
  * const bytes = await serializeSafetensors({ w: tensor([1, 2], [2]) }, { step: "3" });
  * const { tensors, metadata } = await loadSafetensors(bytes);
  * console.log(tensors.w.shape, metadata.step); // [2] "3"

@@ -11,7 +11,7 @@ import { Module } from "./module.ts";
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { SiLU, tensor } from "@lzn/tensor";
  * const y = new SiLU().forward(tensor([-1, 0, 1], [3]));
  * ```
  */
@@ -27,7 +27,7 @@ export class SiLU extends Module {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { ReLU, tensor } from "@lzn/tensor";
  * const y = new ReLU().forward(tensor([-1, 2], [2])); // [0, 2]
  * ```
  */
@@ -43,7 +43,7 @@ export class ReLU extends Module {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { GELU, tensor } from "@lzn/tensor";
  * const y = new GELU().forward(tensor([-1, 0, 1], [3]));
  * ```
  */

@@ -9,7 +9,16 @@ import { type Tensor, tensor } from "../tensor.ts";
 import { defaultInitRng, type InitRng, type InitScheme, initValues } from "./init.ts";
 import { Module, parameter } from "./module.ts";
 
-/** Options of {@link Conv2d}. */
+/**
+ * Options of {@link Conv2d}.
+ *
+ * @example
+ * ```ts
+ * import { Conv2d, type Conv2dLayerOptions, InitRng } from "@lzn/tensor";
+ * const opts: Conv2dLayerOptions = { stride: 2, padding: 1, bias: false, init: "ddpm", rng: new InitRng(7) };
+ * const down = new Conv2d(8, 16, 3, opts); // [N, 8, H, W] -> [N, 16, H/2, W/2]
+ * ```
+ */
 export interface Conv2dLayerOptions {
   /** Stride (default 1). */
   stride?: number;
@@ -28,7 +37,7 @@ export interface Conv2dLayerOptions {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { Conv2d, tensor } from "@lzn/tensor";
  * const conv = new Conv2d(1, 4, 3, { padding: 1, init: "ddpm" });
  * const y = conv.forward(tensor(new Float32Array(16), [1, 1, 4, 4])); // [1, 4, 4, 4]
  * ```

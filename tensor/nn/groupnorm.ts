@@ -8,7 +8,16 @@ import { groupNorm } from "../ops/norm.ts";
 import { type Tensor, tensor } from "../tensor.ts";
 import { Module, parameter } from "./module.ts";
 
-/** Options of {@link GroupNorm}. */
+/**
+ * Options of {@link GroupNorm}.
+ *
+ * @example
+ * ```ts
+ * import { GroupNorm, type GroupNormLayerOptions } from "@lzn/tensor";
+ * const opts: GroupNormLayerOptions = { eps: 1e-6, affine: true };
+ * const gn = new GroupNorm(8, 32, opts);
+ * ```
+ */
 export interface GroupNormLayerOptions {
   /** Added to the variance (default 1e-5, PyTorch's; NCSN++ uses 1e-6). */
   eps?: number;
@@ -21,7 +30,7 @@ export interface GroupNormLayerOptions {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { GroupNorm, tensor } from "@lzn/tensor";
  * const gn = new GroupNorm(2, 4, { eps: 1e-6 });
  * const y = gn.forward(tensor(new Float32Array(32).map((_, i) => i), [2, 4, 2, 2]));
  * ```

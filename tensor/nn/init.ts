@@ -11,7 +11,16 @@
  *
  * @module
  */
-/** How a layer's weight and bias are initialised. */
+/**
+ * How a layer's weight and bias are initialised.
+ *
+ * @example
+ * ```ts
+ * import { type InitScheme, Linear } from "@lzn/tensor";
+ * const schemes: InitScheme[] = ["torch", "ddpm", "ddpm-zero", { kind: "ddpm", scale: 0.5 }, { kind: "normal", std: 0.02 }];
+ * const layers = schemes.map((init) => new Linear(4, 4, { init }));
+ * ```
+ */
 export type InitScheme =
   | "torch"
   | "ddpm"
@@ -24,6 +33,7 @@ export type InitScheme =
  *
  * @example
  * ```ts
+ * import { InitRng } from "@lzn/tensor";
  * const r = new InitRng(1);
  * console.log(r.uniform(), r.normal());
  * ```
@@ -68,6 +78,7 @@ let defaultRng = new InitRng(0);
  *
  * @example
  * ```ts
+ * import { seedInit } from "@lzn/tensor";
  * seedInit(42);
  * ```
  */
@@ -80,6 +91,7 @@ export function seedInit(seed: number): void {
  *
  * @example
  * ```ts
+ * import { defaultInitRng } from "@lzn/tensor";
  * const r = defaultInitRng();
  * ```
  */
@@ -93,6 +105,7 @@ export function defaultInitRng(): InitRng {
  *
  * @example
  * ```ts
+ * import { fans } from "@lzn/tensor";
  * fans([64, 32, 3, 3]); // { fanIn: 288, fanOut: 576 }
  * ```
  */
@@ -118,6 +131,7 @@ function sizeOf(shape: readonly number[]): number {
  *
  * @example
  * ```ts
+ * import { InitRng, uniformValues } from "@lzn/tensor";
  * const v = uniformValues(4, 0.5, new InitRng(3));
  * ```
  */
@@ -130,6 +144,7 @@ export function uniformValues(n: number, bound: number, rng: InitRng = defaultRn
  *
  * @example
  * ```ts
+ * import { InitRng, initValues } from "@lzn/tensor";
  * const { weight, bias } = initValues([8, 4], 8, "torch", new InitRng(0));
  * console.log(weight.length, bias.length); // 32 8
  * ```

@@ -8,7 +8,16 @@ import { type Tensor, tensor } from "../tensor.ts";
 import { defaultInitRng, type InitRng, type InitScheme, initValues } from "./init.ts";
 import { Module, parameter } from "./module.ts";
 
-/** Options of {@link Linear}. */
+/**
+ * Options of {@link Linear}.
+ *
+ * @example
+ * ```ts
+ * import { InitRng, Linear, type LinearOptions } from "@lzn/tensor";
+ * const opts: LinearOptions = { bias: false, init: { kind: "normal", std: 0.02 }, rng: new InitRng(1) };
+ * const proj = new Linear(64, 32, opts);
+ * ```
+ */
 export interface LinearOptions {
   /** Add a learned bias (default true). */
   bias?: boolean;
@@ -23,7 +32,7 @@ export interface LinearOptions {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { Linear, tensor } from "@lzn/tensor";
  * const fc = new Linear(3, 2, { init: "ddpm" });
  * const y = fc.forward(tensor([1, 2, 3, 4, 5, 6], [2, 3])); // [2, 2]
  * ```

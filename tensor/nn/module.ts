@@ -17,7 +17,7 @@ const registry = new WeakSet<Tensor>();
  *
  * @example
  * ```ts
- * import { type Tensor, tensor } from "../tensor.ts";
+ * import { Module, parameter, Tensor, tensor } from "@lzn/tensor";
  * class Scale extends Module {
  *   gain = parameter(tensor([1], [1]));
  *   forward(x: Tensor) { return x.mul(this.gain); }
@@ -35,7 +35,7 @@ export function parameter(t: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { isParameter, tensor } from "@lzn/tensor";
  * isParameter(tensor([1], [1])); // false
  * ```
  */
@@ -43,13 +43,32 @@ export function isParameter(t: unknown): t is Tensor {
   return t instanceof Tensor && registry.has(t);
 }
 
-/** A module with a single-tensor forward (what {@link Sequential}-style containers chain). */
+/**
+ * A module with a single-tensor forward (what {@link Sequential}-style containers chain).
+ *
+ * @example
+ * ```ts
+ * import { type Layer, Linear, SiLU, type Tensor, tensor } from "@lzn/tensor";
+ * const layers: Layer[] = [new Linear(2, 4), new SiLU(), new Linear(4, 1)];
+ * const y = layers.reduce((x: Tensor, l) => l.forward(x), tensor([1, 2], [1, 2])); // [1, 1]
+ * ```
+ */
 export interface Layer {
   /** Applies the layer. */
   forward(x: Tensor): Tensor;
 }
 
-/** Options of {@link Module.loadStateDict}. */
+/**
+ * Options of {@link Module.loadStateDict}.
+ *
+ * @example
+ * ```ts
+ * import { Linear, type StateDictLoadOptions } from "@lzn/tensor";
+ * const src = new Linear(3, 2), dst = new Linear(3, 2, { bias: false });
+ * const opts: StateDictLoadOptions = { strict: false }; // "bias" in src has no counterpart: ignored
+ * dst.loadStateDict(src.stateDict(), opts);
+ * ```
+ */
 export interface StateDictLoadOptions {
   /** Require exactly the module's keys (default true); with false, missing and extra keys are ignored. */
   strict?: boolean;
@@ -60,8 +79,7 @@ export interface StateDictLoadOptions {
  *
  * @example
  * ```ts
- * import type { Tensor } from "../tensor.ts";
- * import { Linear } from "./linear.ts";
+ * import { Linear, Module, Tensor } from "@lzn/tensor";
  * class Mlp extends Module {
  *   hidden = new Linear(2, 8);
  *   out = new Linear(8, 1);

@@ -12,8 +12,7 @@ import { type Layer, Module } from "./module.ts";
  *
  * @example
  * ```ts
- * import { Linear } from "./linear.ts";
- * import { SiLU } from "./activations.ts";
+ * import { Linear, Sequential, SiLU } from "@lzn/tensor";
  * const mlp = new Sequential(new Linear(2, 16), new SiLU(), new Linear(16, 2));
  * console.log(mlp.namedParameters().map(([n]) => n)); // ["0.weight", "0.bias", "2.weight", "2.bias"]
  * ```

@@ -8,7 +8,17 @@
 import { copyBuffer } from "../recorder.ts";
 import type { Tensor } from "../tensor.ts";
 
-/** Options of {@link loadState}. */
+/**
+ * Options of {@link loadState}.
+ *
+ * @example
+ * ```ts
+ * import { loadState, type LoadStateOptions, tensor } from "@lzn/tensor";
+ * const live = { w: tensor([0, 0], [2]) };
+ * const opts: LoadStateOptions = { strict: false, what: "checkpoint" };
+ * loadState(live, { w: tensor([1, 2], [2]), extra: tensor([3], [1]) }, opts); // "extra" ignored
+ * ```
+ */
 export interface LoadStateOptions {
   /** Require exactly the same keys (default true); otherwise missing and extra keys are ignored. */
   strict?: boolean;
@@ -21,7 +31,7 @@ export interface LoadStateOptions {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { loadState, tensor } from "@lzn/tensor";
  * const live = { w: tensor([0, 0], [2]) };
  * loadState(live, { w: tensor([1, 2], [2]) }, { what: "demo" }); // live.w = [1, 2]
  * ```

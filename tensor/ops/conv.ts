@@ -31,7 +31,18 @@ import { dispatch } from "../recorder.ts";
 import { Tensor } from "../tensor.ts";
 import { reduce } from "./reduce.ts";
 
-/** Options of {@link conv2d}. */
+/**
+ * Options of {@link conv2d}.
+ *
+ * @example
+ * ```ts
+ * import { conv2d, type Conv2dOptions, tensor } from "@lzn/tensor";
+ * const x = tensor(new Float32Array(2 * 3 * 8 * 8), [2, 3, 8, 8]);
+ * const w = tensor(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);
+ * const opts: Conv2dOptions = { stride: [2, 2], padding: 1 };
+ * const y = conv2d(x, w, undefined, opts); // [2, 4, 4, 4]
+ * ```
+ */
 export interface Conv2dOptions {
   /** Stride, one number or `[vertical, horizontal]` (default 1). */
   stride?: number | [number, number];
@@ -469,7 +480,7 @@ function convWeightGrad(g: Geom, x: Tensor, dy: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { conv2d, tensor } from "@lzn/tensor";
  * const x = tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);
  * const w = tensor([1, 0, 0, -1], [1, 1, 2, 2]);
  * const y = conv2d(x, w, undefined, { stride: 1, padding: 0 });

@@ -60,7 +60,7 @@ function wgslType(dtype: DType): string {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { tensor, unary } from "@lzn/tensor";
  * const y = unary("exp", tensor([0, 1], [2])); // [1, e]
  * ```
  */
@@ -131,7 +131,7 @@ function castCopy(x: Tensor, dtype: DType): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { cast, tensor } from "@lzn/tensor";
  * const labels = cast(tensor([1, 2], [2]), "i32");
  * ```
  */
@@ -144,7 +144,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { binary, tensor } from "@lzn/tensor";
  * const y = binary("mul", tensor([1, 2, 3, 4], [2, 2]), tensor([10, 100], [2])); // [10, 200, 30, 400]
  * ```
  */
@@ -249,7 +249,7 @@ function sumToOwned(t: Tensor, shape: readonly number[]): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { sumTo, tensor } from "@lzn/tensor";
  * const s = sumTo(tensor([1, 2, 3, 4], [2, 2]), [2]); // [4, 6]
  * ```
  */
@@ -269,7 +269,7 @@ export function sumTo(t: Tensor, shape: readonly number[]): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { broadcastTo, tensor } from "@lzn/tensor";
  * const y = broadcastTo(tensor([1, 2], [2]), [3, 2]);
  * ```
  */
@@ -293,6 +293,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
  *
  * @example
  * ```ts
+ * import { full } from "@lzn/tensor";
  * const z = full([2, 3], 0);
  * ```
  */
@@ -315,7 +316,7 @@ export function full(shape: readonly number[], value: number, dtype: DType = "f3
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { tensor, where } from "@lzn/tensor";
  * const x = tensor([-1, 2], [2]);
  * const y = where(x.gt(0), x, 0); // [0, 2]
  * ```

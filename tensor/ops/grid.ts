@@ -5,7 +5,16 @@
  * @module
  */
 
-/** A launch grid for `threads` threads in workgroups of `wg`. */
+/**
+ * A launch grid for `threads` threads in workgroups of `wg`.
+ *
+ * @example
+ * ```ts
+ * import { type LinearGrid, linearGrid } from "@lzn/tensor";
+ * const { workgroups, rowThreads }: LinearGrid = linearGrid(1000, 256);
+ * console.log(workgroups, rowThreads); // [4, 1] 1024
+ * ```
+ */
 export interface LinearGrid {
   /** Workgroup counts for `dispatchWorkgroups`. */
   workgroups: [number, number];
@@ -18,6 +27,7 @@ export interface LinearGrid {
  *
  * @example
  * ```ts
+ * import { linearGrid } from "@lzn/tensor";
  * const g = linearGrid(64 * 1024 * 1024, 256); // 262144 workgroups -> [65535, 5]
  * console.log(g.workgroups);
  * ```
@@ -29,12 +39,35 @@ export function linearGrid(threads: number, wg: number): LinearGrid {
   return { workgroups: [x, y], rowThreads: x * wg };
 }
 
-/** WGSL expression of the linear thread index, given `gid` (global id) and `nwg` (num_workgroups). */
+/**
+ * WGSL expression of the linear thread index, given `gid` (global id) and `nwg` (num_workgroups).
+ *
+ * @example
+ * ```ts
+ * import { bindings, linearGrid, linearIndex } from "@lzn/tensor";
+ * const WG = 256;
+ * const wgsl = `${bindings([["y", "read_write", "f32"]])}
+ *   @compute @workgroup_size(${WG})
+ *   fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+ *     let i = ${linearIndex(WG)};
+ *     if (i < arrayLength(&y)) { y[i] = 0.0; }
+ *   }`;
+ * const grid = linearGrid(1 << 20, WG); // dispatch with grid.workgroups
+ * ```
+ */
 export function linearIndex(wg: number): string {
   return `(gid.x + gid.y * nwg.x * ${wg}u)`;
 }
 
-/** Row-major strides of a shape. */
+/**
+ * Row-major strides of a shape.
+ *
+ * @example
+ * ```ts
+ * import { stridesOf } from "@lzn/tensor";
+ * console.log(stridesOf([2, 3, 4])); // [12, 4, 1]
+ * ```
+ */
 export function stridesOf(shape: readonly number[]): number[] {
   const s = new Array(shape.length);
   let acc = 1;
@@ -45,7 +78,20 @@ export function stridesOf(shape: readonly number[]): number[] {
   return s;
 }
 
-/** Normalises a possibly negative axis and checks it against `ndim`. */
+/**
+ * Normalises a possibly negative axis and checks it against `ndim`.
+ *
+ * @example
+ * ```ts
+ * import { normAxis } from "@lzn/tensor";
+ * console.log(normAxis(-1, 3)); // 2
+ * try {
+ *   normAxis(3, 3, "softmax axis");
+ * } catch (e) {
+ *   console.log((e as Error).message); // lzn: softmax axis 3 out of range for a 3-d tensor
+ * }
+ * ```
+ */
 export function normAxis(axis: number, ndim: number, what = "axis"): number {
   const a = axis < 0 ? axis + ndim : axis;
   if (!Number.isInteger(a) || a < 0 || a >= Math.max(ndim, 1)) {
@@ -59,6 +105,7 @@ export function normAxis(axis: number, ndim: number, what = "axis"): number {
  *
  * @example
  * ```ts
+ * import { broadcastShapes } from "@lzn/tensor";
  * broadcastShapes([4, 1, 3], [2, 1]); // [4, 2, 3]
  * ```
  */

@@ -47,7 +47,7 @@ function checkIndices(indices: Tensor, what: string): void {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { gather, tensor } from "@lzn/tensor";
  * const table = tensor([0, 0, 1, 1, 2, 2], [3, 2]);
  * const rows = gather(table, tensor([2, 0, 2], [3], { dtype: "i32" })); // [[2, 2], [0, 0], [2, 2]]
  * ```
@@ -77,7 +77,7 @@ export function gather(x: Tensor, indices: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { scatterAdd, tensor } from "@lzn/tensor";
  * const src = tensor([1, 2, 3], [3, 1]);
  * const s = scatterAdd(src, tensor([1, 0, 1], [3], { dtype: "i32" }), 2); // [[2], [4]]
  * ```
@@ -116,7 +116,7 @@ export function scatterAdd(src: Tensor, indices: Tensor, rows: number): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { oneHot, tensor } from "@lzn/tensor";
  * const y = oneHot(tensor([2, 0], [2], { dtype: "i32" }), 3); // [[0, 0, 1], [1, 0, 0]]
  * ```
  */

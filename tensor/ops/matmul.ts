@@ -17,7 +17,18 @@ import { matmulLaunch, type MatmulPath, type MatmulShape, planMatmul } from "./m
 
 export type { MatmulPath } from "./matmul_kernels.ts";
 
-/** Options of matmul. */
+/**
+ * Options of matmul.
+ *
+ * @example
+ * ```ts
+ * import { matmul, type MatmulOptions, tensor } from "@lzn/tensor";
+ * const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+ * const w = tensor([1, 0, 0, 0, 1, 0], [2, 3]); // [out, in], as a linear layer stores it
+ * const opts: MatmulOptions = { transB: true, bias: tensor([10, 20], [2]) };
+ * const y = matmul(x, w, opts); // x @ w^T + b = [[11, 22], [14, 25]]
+ * ```
+ */
 export interface MatmulOptions {
   /** Treat `a` as transposed in its last two dims (read in place, no copy). */
   transA?: boolean;
@@ -42,7 +53,7 @@ function describe(t: Tensor): string {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { matmul, tensor } from "@lzn/tensor";
  * const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
  * const w = tensor([1, 0, 0, 1, 1, 1], [2, 3]);
  * const y = matmul(x, w, { transB: true }); // x @ w^T = [[1, 6], [4, 15]]

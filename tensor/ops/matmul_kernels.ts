@@ -22,7 +22,17 @@
 import { bindings, type Kernel, kernel } from "../kernel.ts";
 import { broadcastIndex, linearGrid, linearIndex } from "./grid.ts";
 
-/** Which kernel computes a matmul. */
+/**
+ * Which kernel computes a matmul.
+ *
+ * @example
+ * ```ts
+ * import { matmul, type MatmulPath, tensor } from "@lzn/tensor";
+ * const a = tensor(new Float32Array(64 * 64).fill(1), [64, 64]);
+ * const paths: MatmulPath[] = ["simple", "tile64", "tile128"];
+ * const results = paths.map((path) => matmul(a, a, { path })); // same values, different kernels
+ * ```
+ */
 export type MatmulPath = "simple" | "tile64" | "tile128";
 
 /** Everything a matmul kernel bakes in: the problem after batch broadcasting. */

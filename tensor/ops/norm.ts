@@ -178,7 +178,7 @@ ${treeFn(WG)}
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { groupNorm, tensor } from "@lzn/tensor";
  * const x = tensor([1, 2, 3, 4, 10, 20, 30, 40], [1, 2, 2, 2]);
  * const y = groupNorm(x, 2); // each channel to mean 0, variance 1
  * console.log(await y.toArray()); // ≈ [-1.34, -0.45, 0.45, 1.34, -1.34, -0.45, 0.45, 1.34]

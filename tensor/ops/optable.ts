@@ -7,7 +7,16 @@
  * @module
  */
 
-/** One unary op: forward, its VJP and a float64 reference (with its derivative for tests). */
+/**
+ * One unary op: forward, its VJP and a float64 reference (with its derivative for tests).
+ *
+ * @example
+ * ```ts
+ * import { UNARY, type UnarySpec } from "@lzn/tensor";
+ * const silu: UnarySpec = UNARY.silu;
+ * console.log(silu.f, silu.ref(1)); // "x * sigmoid_f(x)" 0.7310585786300049
+ * ```
+ */
 export interface UnarySpec {
   /** Forward expression in `x`. */
   f: string;
@@ -19,7 +28,16 @@ export interface UnarySpec {
   domain?: "positive" | "any";
 }
 
-/** One binary op: forward, VJPs for both sides and a float64 reference. */
+/**
+ * One binary op: forward, VJPs for both sides and a float64 reference.
+ *
+ * @example
+ * ```ts
+ * import { BINARY, type BinarySpec } from "@lzn/tensor";
+ * const mul: BinarySpec = BINARY.mul;
+ * console.log(mul.f, mul.da, mul.ref(3, 4)); // "a * b" "g * b" 12
+ * ```
+ */
 export interface BinarySpec {
   /** Forward expression in `a`, `b`. */
   f: string;
@@ -53,7 +71,17 @@ fn pow_f(a: f32, b: f32) -> f32 {
 
 const tanh64 = Math.tanh;
 
-/** Name of a unary op. */
+/**
+ * Name of a unary op.
+ *
+ * @example
+ * ```ts
+ * import { tensor, unary, type UnaryOp } from "@lzn/tensor";
+ * const x = tensor([-1, 0, 1], [3]);
+ * const ops: UnaryOp[] = ["relu", "tanh", "gelu"];
+ * const ys = ops.map((op) => unary(op, x));
+ * ```
+ */
 export type UnaryOp =
   | "identity"
   | "neg"
@@ -71,7 +99,17 @@ export type UnaryOp =
   | "silu"
   | "gelu";
 
-/** Unary ops. */
+/**
+ * Unary ops.
+ *
+ * @example
+ * ```ts
+ * import { UNARY, type UnaryOp } from "@lzn/tensor";
+ * const names = Object.keys(UNARY) as UnaryOp[];
+ * console.log(names.filter((op) => UNARY[op].domain === "positive")); // ["log", "sqrt", "rsqrt"]
+ * console.log(UNARY.exp.ref(0)); // 1
+ * ```
+ */
 export const UNARY: Record<UnaryOp, UnarySpec> = {
   identity: { f: "x", df: "g", ref: (x) => x },
   neg: { f: "-x", df: "-g", ref: (x) => -x },
@@ -104,7 +142,17 @@ export const UNARY: Record<UnaryOp, UnarySpec> = {
   },
 };
 
-/** Name of a binary op. */
+/**
+ * Name of a binary op.
+ *
+ * @example
+ * ```ts
+ * import { binary, type BinaryOp, tensor } from "@lzn/tensor";
+ * const a = tensor([1, 5, 3], [3]), b = tensor([4, 2, 3], [3]);
+ * const ops: BinaryOp[] = ["maximum", "ge", "sub"];
+ * const ys = ops.map((op) => binary(op, a, b)); // [4, 5, 3], [0, 1, 1], [-3, 3, 0]
+ * ```
+ */
 export type BinaryOp =
   | "add"
   | "sub"
@@ -119,7 +167,16 @@ export type BinaryOp =
   | "gt"
   | "ge";
 
-/** Binary ops (broadcasting; `b` may be a scalar). */
+/**
+ * Binary ops (broadcasting; `b` may be a scalar).
+ *
+ * @example
+ * ```ts
+ * import { BINARY } from "@lzn/tensor";
+ * console.log(BINARY.pow.ref(2, 10)); // 1024
+ * console.log(BINARY.lt.da); // undefined: comparisons have no gradient
+ * ```
+ */
 export const BINARY: Record<BinaryOp, BinarySpec> = {
   add: { f: "a + b", da: "g", db: "g", ref: (a, b) => a + b },
   sub: { f: "a - b", da: "g", db: "-g", ref: (a, b) => a - b },

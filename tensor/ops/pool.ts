@@ -79,7 +79,7 @@ function checkFactor(x: Tensor, k: number, what: string): void {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { avgPool2d, tensor } from "@lzn/tensor";
  * const x = tensor([1, 2, 3, 4], [1, 1, 2, 2]);
  * console.log(await avgPool2d(x, 2).toArray()); // Float32Array [2.5]
  * ```
@@ -98,7 +98,7 @@ export function avgPool2d(x: Tensor, k: number): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { tensor, upsampleNearest2d } from "@lzn/tensor";
  * const x = tensor([1, 2], [1, 1, 1, 2]);
  * console.log(await upsampleNearest2d(x, 2).toArray()); // Float32Array [1, 1, 2, 2, 1, 1, 2, 2]
  * ```

@@ -18,7 +18,18 @@ import { dispatch } from "../recorder.ts";
 import { Tensor } from "../tensor.ts";
 import { linearGrid, linearIndex } from "./grid.ts";
 
-/** Where random numbers come from: a seed and a stream offset (both integers in `[0, 2^53)`). */
+/**
+ * Where random numbers come from: a seed and a stream offset (both integers in `[0, 2^53)`).
+ *
+ * @example
+ * ```ts
+ * import { randn, type RandomOptions } from "@lzn/tensor";
+ * const noise: RandomOptions = { seed: 42, offset: 1 };
+ * const a = randn([4, 8], noise);
+ * const b = randn([4, 8], noise); // identical to `a`: same seed and offset
+ * const c = randn([4, 8], { seed: 42, offset: 2 }); // an independent stream
+ * ```
+ */
 export interface RandomOptions {
   /** The key. Same seed and offset -> same numbers. */
   seed: number;
@@ -42,6 +53,7 @@ function mulHiLo(a: number, b: number): [number, number] {
  *
  * @example
  * ```ts
+ * import { philox4x32 } from "@lzn/tensor";
  * philox4x32([0, 0, 0, 0], [0, 0]); // [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8] (Random123 test vector)
  * ```
  */
@@ -144,6 +156,7 @@ ${PHILOX_WGSL}
  *
  * @example
  * ```ts
+ * import { randn } from "@lzn/tensor";
  * const noise = randn([64, 16], { seed: 42, offset: 3 }); // reproducible: same seed/offset -> same noise
  * ```
  */
@@ -156,6 +169,7 @@ export function randn(shape: readonly number[], opts: RandomOptions): Tensor {
  *
  * @example
  * ```ts
+ * import { rand } from "@lzn/tensor";
  * const u = rand([1000], { seed: 7 });
  * ```
  */
@@ -168,6 +182,7 @@ export function rand(shape: readonly number[], opts: RandomOptions): Tensor {
  *
  * @example
  * ```ts
+ * import { randomBits } from "@lzn/tensor";
  * const bits = randomBits([4], { seed: 0 }); // philox4x32([0, 0, 0, 0], [0, 0])
  * ```
  */
@@ -181,6 +196,7 @@ export function randomBits(shape: readonly number[], opts: RandomOptions): Tenso
  *
  * @example
  * ```ts
+ * import { randn, SeedStream } from "@lzn/tensor";
  * const seeds = new SeedStream(1234);
  * const a = randn([8], { seed: seeds.next() });
  * const b = randn([8], { seed: seeds.next() }); // different noise; a new SeedStream(1234) replays both

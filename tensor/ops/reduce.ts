@@ -11,7 +11,17 @@ import { dispatch } from "../recorder.ts";
 import { Tensor } from "../tensor.ts";
 import { linearGrid, linearIndex, normAxis, stridesOf } from "./grid.ts";
 
-/** Reductions with a float result. */
+/**
+ * Reductions with a float result.
+ *
+ * @example
+ * ```ts
+ * import { reduce, type ReduceOp, tensor } from "@lzn/tensor";
+ * const x = tensor([1, 2, 3, 4], [2, 2]);
+ * const ops: ReduceOp[] = ["sum", "mean", "max", "min", "logsumexp"];
+ * const rows = ops.map((op) => reduce(op, x, 1)); // each of shape [2]
+ * ```
+ */
 export type ReduceOp = "sum" | "mean" | "max" | "min" | "logsumexp";
 
 interface Plan {
@@ -176,7 +186,7 @@ var<workgroup> part: array<${c.state}, ${WG}>;
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { reduce, tensor } from "@lzn/tensor";
  * const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
  * const s = reduce("sum", x, 1); // [6, 15]
  * ```
@@ -253,7 +263,7 @@ function x1(shape: readonly number[]): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { argmax, tensor } from "@lzn/tensor";
  * const idx = argmax(tensor([0, 5, 2, 9, 1, 3], [2, 3]), 1); // [1, 0]
  * ```
  */

@@ -64,7 +64,7 @@ function withAxis(shape: readonly number[], axis: number, len: number): number[]
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { permute, tensor } from "@lzn/tensor";
  * const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
  * const t = permute(x, [1, 0]); // [[1, 4], [2, 5], [3, 6]]
  * ```
@@ -108,7 +108,7 @@ function clampIndex(v: number, len: number): number {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { slice, tensor } from "@lzn/tensor";
  * const x = tensor([0, 1, 2, 3, 4, 5], [2, 3]);
  * const s = slice(x, 1, 1, 3); // [[1, 2], [4, 5]]
  * const last = slice(x, 1, -1); // [[2], [5]]
@@ -134,7 +134,7 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { pad, tensor } from "@lzn/tensor";
  * const p = pad(tensor([1, 2], [2]), 0, 1, 2); // [0, 1, 2, 0, 0]
  * ```
  */
@@ -165,7 +165,7 @@ export function pad(x: Tensor, axis: number, before: number, after: number, valu
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { concat, tensor } from "@lzn/tensor";
  * const c = concat([tensor([1, 2], [1, 2]), tensor([3, 4, 5, 6], [2, 2])], 0); // [[1, 2], [3, 4], [5, 6]]
  * ```
  */
@@ -211,7 +211,7 @@ export function concat(tensors: Tensor[], axis: number): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { stack, tensor } from "@lzn/tensor";
  * const s = stack([tensor([1, 2], [2]), tensor([3, 4], [2])], 1); // [[1, 3], [2, 4]]
  * ```
  */

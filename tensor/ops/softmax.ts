@@ -128,7 +128,7 @@ function forward(kind: "softmax" | "logSoftmax", x: Tensor, axis: number): { out
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { softmax, tensor } from "@lzn/tensor";
  * const p = softmax(tensor([1, 2, 3, 1e8], [2, 2]), -1); // [[0.269, 0.731], [0, 1]]
  * ```
  */
@@ -161,7 +161,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { logSoftmax, tensor } from "@lzn/tensor";
  * const logp = logSoftmax(tensor([0, 0], [2])); // [-0.693, -0.693]
  * ```
  */

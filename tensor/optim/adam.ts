@@ -18,7 +18,20 @@ import { linearGrid, linearIndex } from "../ops/grid.ts";
 import { loadState } from "../nn/state.ts";
 import { bumpCounters, onesFlag } from "./finite.ts";
 
-/** A set of parameters sharing a learning rate (lzn uses one group per module). */
+/**
+ * A set of parameters sharing a learning rate (lzn uses one group per module).
+ *
+ * @example
+ * ```ts
+ * import { Adam, Linear, type ParamGroup } from "@lzn/tensor";
+ * const encoder = new Linear(4, 4), head = new Linear(4, 2);
+ * const groups: ParamGroup[] = [
+ *   { params: encoder.parameters(), lr: 1e-4 },
+ *   { params: head.parameters(), lr: 1e-3 },
+ * ];
+ * const opt = new Adam(groups);
+ * ```
+ */
 export interface ParamGroup {
   /** The parameters (leaf tensors; those without `.grad` at a step are left alone, as in PyTorch). */
   params: Tensor[];
@@ -26,7 +39,17 @@ export interface ParamGroup {
   lr: number;
 }
 
-/** Hyperparameters of {@link Adam} (PyTorch defaults). */
+/**
+ * Hyperparameters of {@link Adam} (PyTorch defaults).
+ *
+ * @example
+ * ```ts
+ * import { Adam, type AdamOptions, Linear } from "@lzn/tensor";
+ * const model = new Linear(4, 2);
+ * const opts: AdamOptions = { betas: [0.9, 0.99], eps: 1e-8, weightDecay: 1e-4 };
+ * const opt = new Adam([{ params: model.parameters(), lr: 2e-4 }], opts);
+ * ```
+ */
 export interface AdamOptions {
   /** Moment decay rates (default [0.9, 0.999]). */
   betas?: [number, number];
@@ -36,7 +59,20 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-/** Options of one {@link Adam.step}. */
+/**
+ * Options of one {@link Adam.step}.
+ *
+ * @example
+ * ```ts
+ * import { Adam, finiteFlag, linearWarmup, type StepOptions, tensor } from "@lzn/tensor";
+ * const w = tensor([1, 2], [2], { requiresGrad: true });
+ * const opt = new Adam([{ params: [w], lr: 1e-3 }]);
+ * const loss = w.mul(w).sum();
+ * loss.backward();
+ * const opts: StepOptions = { finite: finiteFlag(loss), lrScale: linearWarmup(1, 100) };
+ * opt.step(opts); // skipped on the GPU if the loss was not finite
+ * ```
+ */
 export interface StepOptions {
   /** A one-element flag from `finiteFlag`: 0 skips the update on the GPU (lzn-spec §8). */
   finite?: Tensor;
@@ -94,7 +130,7 @@ fn one_minus_exp(x: f32) -> f32 {
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { Adam, tensor } from "@lzn/tensor";
  * const w = tensor([1, -1], [2], { requiresGrad: true });
  * const opt = new Adam([{ params: [w], lr: 1e-3 }]);
  * w.mul(w).sum().backward();

@@ -74,7 +74,7 @@ struct Params { n: u32, pad0: u32, pad1: u32, pad2: u32 }
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { clipGradNorm, tensor } from "@lzn/tensor";
  * const w = tensor([3, 4], [2], { requiresGrad: true });
  * w.mul(w).mul(0.5).sum().backward(); // grad = [3, 4], norm 5
  * const norm = clipGradNorm([w], 1.0);  // grad becomes [0.6, 0.8]

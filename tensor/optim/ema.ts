@@ -16,7 +16,17 @@ import type { Module } from "../nn/module.ts";
 import { loadState } from "../nn/state.ts";
 import { bumpCounters, onesFlag } from "./finite.ts";
 
-/** Options of {@link EMA}. */
+/**
+ * Options of {@link EMA}.
+ *
+ * @example
+ * ```ts
+ * import { EMA, type EmaOptions, Linear } from "@lzn/tensor";
+ * const model = new Linear(4, 2);
+ * const opts: EmaOptions = { decay: 0.9999, warmup: true };
+ * const ema = new EMA(model, opts);
+ * ```
+ */
 export interface EmaOptions {
   /** Maximum decay (e.g. 0.9999 or the release's 0.999999). */
   decay: number;
@@ -57,7 +67,7 @@ struct Params { n: u32, pad0: u32, pad1: u32, pad2: u32 }
  *
  * @example
  * ```ts
- * import { Linear } from "../nn/linear.ts";
+ * import { EMA, Linear } from "@lzn/tensor";
  * const net = new Linear(4, 4);
  * const ema = new EMA(net, { decay: 0.9999 });
  * // ... after each optimizer step:

@@ -37,7 +37,7 @@ var<workgroup> bad: atomic<u32>;
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { finiteFlag, tensor } from "@lzn/tensor";
  * const ok = finiteFlag(tensor([1.5], [1]), tensor([Infinity], [1]));
  * console.log(await ok.item()); // 0
  * ```
@@ -61,6 +61,7 @@ let ones: Tensor | undefined;
  *
  * @example
  * ```ts
+ * import { onesFlag } from "@lzn/tensor";
  * const always = onesFlag();
  * ```
  */
@@ -83,7 +84,7 @@ struct Params { count: u32, pad0: u32, pad1: u32, pad2: u32 }
  *
  * @example
  * ```ts
- * import { tensor } from "../tensor.ts";
+ * import { bumpCounters, onesFlag, tensor } from "@lzn/tensor";
  * const counters = tensor([0, 0], [2], { dtype: "u32" });
  * bumpCounters(counters, tensor([1], [1], { dtype: "u32" }), onesFlag()); // counters = [0, 1]
  * ```

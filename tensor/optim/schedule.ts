@@ -15,6 +15,7 @@
  *
  * @example
  * ```ts
+ * import { linearWarmup } from "@lzn/tensor";
  * linearWarmup(0, 5000); // 0.0002
  * linearWarmup(2500, 5000); // 0.5001
  * linearWarmup(9999, 5000); // 1
