@@ -44,7 +44,16 @@ export const DEMO_CONFIG: ClassifierConfig = parseClassifierConfig({
 
 const err = (line: string) => console.error(line);
 
-/** Reads and validates a JSON config file (readable errors for a missing file, bad JSON or bad fields). */
+/**
+ * Reads and validates a JSON config file (readable errors for a missing file, bad JSON or bad fields).
+ *
+ * @example
+ * ```ts
+ * import { readConfigFile } from "@lzn/tasks";
+ * const config = await readConfigFile("cfg.json");
+ * console.log(config.name, config.train.steps);
+ * ```
+ */
 export async function readConfigFile(path: string): Promise<ClassifierConfig> {
   let text: string;
   try {
@@ -85,7 +94,16 @@ async function evaluateWithEma(
   return report;
 }
 
-/** `train`: trains a config, checkpointing into `runs/<name>` (or `runDir`), then evaluates it. */
+/**
+ * `train`: trains a config, checkpointing into `runs/<name>` (or `runDir`), then evaluates it.
+ *
+ * @example
+ * ```ts
+ * import { readConfigFile, trainCommand } from "@lzn/tasks";
+ * const config = await readConfigFile("cfg.json");
+ * await trainCommand(config, { runDir: "runs/mnist", fresh: true });
+ * ```
+ */
 export async function trainCommand(
   config: ClassifierConfig,
   opts: { runDir?: string; fresh?: boolean; stopAfter?: number; noEval?: boolean },
@@ -117,7 +135,15 @@ export async function trainCommand(
   }
 }
 
-/** `eval`: evaluates a trained run (tau sweep x eval batch sizes). */
+/**
+ * `eval`: evaluates a trained run (tau sweep x eval batch sizes).
+ *
+ * @example
+ * ```ts
+ * import { evalCommand } from "@lzn/tasks";
+ * await evalCommand("runs/demo", { taus: [0, 0.4], batchSizes: [1000] });
+ * ```
+ */
 export async function evalCommand(
   runDir: string,
   opts: { taus?: number[]; batchSizes?: number[]; raw?: boolean; config?: ClassifierConfig },
@@ -154,7 +180,15 @@ export async function evalCommand(
   }
 }
 
-/** `classify`: labels of images from a .npy file or PNG files, one `name<TAB>label` line each. */
+/**
+ * `classify`: labels of images from a .npy file or PNG files, one `name<TAB>label` line each.
+ *
+ * @example
+ * ```ts
+ * import { classifyCommand } from "@lzn/tasks";
+ * await classifyCommand("runs/demo", ["digits.npy"], { tau: 0, seed: 0, json: true });
+ * ```
+ */
 export async function classifyCommand(
   runDir: string,
   inputs: string[],
@@ -181,7 +215,15 @@ export async function classifyCommand(
   }
 }
 
-/** `embed`: anchors or latents of images, written as a float32 NPY `[n, q]`. */
+/**
+ * `embed`: anchors or latents of images, written as a float32 NPY `[n, q]`.
+ *
+ * @example
+ * ```ts
+ * import { embedCommand } from "@lzn/tasks";
+ * await embedCommand("runs/demo", ["digits.npy"], { out: "latents.npy", kind: "latents", tau: 0, seed: 0 });
+ * ```
+ */
 export async function embedCommand(
   runDir: string,
   inputs: string[],
@@ -198,7 +240,15 @@ export async function embedCommand(
   }
 }
 
-/** `demo`: trains the demo recipe on MNIST, evaluates, writes a PNG, ends with one JSON line of metrics. */
+/**
+ * `demo`: trains the demo recipe on MNIST, evaluates, writes a PNG, ends with one JSON line of metrics.
+ *
+ * @example
+ * ```ts
+ * import { demoCommand } from "@lzn/tasks";
+ * await demoCommand({ steps: 20, runDir: "runs/demo-short" });
+ * ```
+ */
 export async function demoCommand(
   opts: { steps?: number; runDir?: string; resume?: boolean },
 ): Promise<void> {

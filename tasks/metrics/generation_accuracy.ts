@@ -5,7 +5,16 @@
  * @module
  */
 
-/** Counts and accuracy of one class (or of all samples). */
+/**
+ * Counts and accuracy of one class (or of all samples).
+ *
+ * @example
+ * ```ts
+ * import { type ClassTally, generationAccuracy } from "@lzn/tasks";
+ * const tally: ClassTally = generationAccuracy([0, 1, 1], [0, 1, 0], 2).perClass[0];
+ * console.log(tally); // { correct: 1, total: 2, accuracy: 0.5 }
+ * ```
+ */
 export interface ClassTally {
   /** Samples whose predicted class equals the intended one. */
   correct: number;

@@ -12,7 +12,15 @@ import { imageCount, type ImageSource, referenceOutputs } from "./reference_feat
 import { type FeatureStats, featureStats, frechetDistance } from "./fid.ts";
 import { type GenerationAccuracy, generationAccuracy } from "./generation_accuracy.ts";
 
-/** Options of {@link evaluateGeneration}. */
+/**
+ * Options of {@link evaluateGeneration}.
+ *
+ * @example
+ * ```ts
+ * import type { GenerationMetricsOptions } from "@lzn/tasks";
+ * const opts: GenerationMetricsOptions = { batchSize: 500, dataset: "fashion-mnist" };
+ * ```
+ */
 export interface GenerationMetricsOptions {
   /** Images per forward pass of the reference classifier (default 1000). */
   batchSize?: number;

@@ -16,7 +16,16 @@ import {
 } from "./reference_config.ts";
 import { ReferenceClassifier } from "./reference_classifier.ts";
 
-/** Format tag of `reference.json` and of the tensor file's metadata. */
+/**
+ * Format tag of `reference.json` and of the tensor file's metadata.
+ *
+ * @example
+ * ```ts
+ * import { readReferenceInfo, REFERENCE_FORMAT } from "@lzn/tasks";
+ * const info = await readReferenceInfo("runs/reference-mnist");
+ * console.log(info.format === REFERENCE_FORMAT); // true
+ * ```
+ */
 export const REFERENCE_FORMAT = "lzn-reference-classifier/1";
 
 const JSON_FILE = "reference.json";
@@ -148,7 +157,17 @@ export async function readReferenceInfo(dir: string): Promise<ReferenceInfo> {
   return { ...raw, config } as ReferenceInfo;
 }
 
-/** Options of {@link loadReferenceClassifier}. */
+/**
+ * Options of {@link loadReferenceClassifier}.
+ *
+ * @example
+ * ```ts
+ * import { loadReferenceClassifier, type LoadReferenceOptions } from "@lzn/tasks";
+ * const opts: LoadReferenceOptions = { dataset: "fashion-mnist" };
+ * const { model } = await loadReferenceClassifier("runs/reference-fashion-mnist", opts);
+ * model.dispose();
+ * ```
+ */
 export interface LoadReferenceOptions {
   /** Refuse a classifier trained on another dataset (its features and labels would mean nothing here). */
   dataset?: ReferenceClassifierConfig["data"]["dataset"];

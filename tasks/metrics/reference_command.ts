@@ -15,7 +15,16 @@ import { parseReferenceConfig, type ReferenceClassifierConfig } from "./referenc
 import { trainReferenceClassifier } from "./reference_train.ts";
 import { CheckpointError } from "../checkpoint.ts";
 
-/** Options of {@link trainReferenceCommand} (the CLI flags). */
+/**
+ * Options of {@link trainReferenceCommand} (the CLI flags).
+ *
+ * @example
+ * ```ts
+ * import { trainReferenceCommand, type TrainReferenceCommandOptions } from "@lzn/tasks";
+ * const opts: TrainReferenceCommandOptions = { dataset: "fashion-mnist", out: "runs/ref-fm", steps: 500, seed: 1 };
+ * await trainReferenceCommand(opts);
+ * ```
+ */
 export interface TrainReferenceCommandOptions {
   /** Dataset to train on. */
   dataset: ReferenceClassifierConfig["data"]["dataset"];

@@ -15,7 +15,19 @@ import { ReferenceClassifier } from "./reference_classifier.ts";
 import { crossEntropy } from "./cross_entropy.ts";
 import { type ImageSource, referenceOutputs } from "./reference_features.ts";
 
-/** Options of {@link trainReferenceClassifier}. */
+/**
+ * Options of {@link trainReferenceClassifier}.
+ *
+ * @example
+ * ```ts
+ * import { loadReferenceData, parseReferenceConfig, type ReferenceTrainOptions } from "@lzn/tasks";
+ * const cfg = parseReferenceConfig({ data: { dataset: "mnist" } });
+ * const opts: ReferenceTrainOptions = {
+ *   data: await loadReferenceData(cfg),
+ *   onProgress: (r) => console.log(r.step, r.loss),
+ * };
+ * ```
+ */
 export interface ReferenceTrainOptions {
   /** Pre-loaded data (default: the config's dataset and slices through `@lzn/data`). */
   data?: { train: Split; test: Split };
@@ -23,7 +35,18 @@ export interface ReferenceTrainOptions {
   onProgress?: (report: ProgressReport) => void;
 }
 
-/** A trained reference classifier and how it got there. */
+/**
+ * A trained reference classifier and how it got there.
+ *
+ * @example
+ * ```ts
+ * import { parseReferenceConfig, type TrainedReference, trainReferenceClassifier } from "@lzn/tasks";
+ * const cfg = parseReferenceConfig({ data: { dataset: "mnist" }, train: { steps: 200 } });
+ * const run: TrainedReference = await trainReferenceClassifier(cfg);
+ * console.log(run.testAccuracy, run.seconds, run.history.length);
+ * run.model.dispose();
+ * ```
+ */
 export interface TrainedReference {
   /** The trained network (the caller disposes it). */
   model: ReferenceClassifier;

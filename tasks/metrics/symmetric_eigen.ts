@@ -10,7 +10,16 @@
  * @module
  */
 
-/** Options of {@link symmetricEigen}. */
+/**
+ * Options of {@link symmetricEigen}.
+ *
+ * @example
+ * ```ts
+ * import { symmetricEigen, type SymmetricEigenOptions } from "@lzn/tasks";
+ * const opts: SymmetricEigenOptions = { tolerance: 1e-12, maxSweeps: 20 };
+ * const { values } = symmetricEigen([4, 0, 0, 1], 2, opts); // values: [1, 4]
+ * ```
+ */
 export interface SymmetricEigenOptions {
   /** Stop when the off-diagonal Frobenius norm is below `tolerance` times the matrix's (default 1e-14). */
   tolerance?: number;
@@ -18,7 +27,16 @@ export interface SymmetricEigenOptions {
   maxSweeps?: number;
 }
 
-/** Eigenvalues in ascending order, and the matching unit eigenvectors. */
+/**
+ * Eigenvalues in ascending order, and the matching unit eigenvectors.
+ *
+ * @example
+ * ```ts
+ * import { type SymmetricEigen, symmetricEigen } from "@lzn/tasks";
+ * const eig: SymmetricEigen = symmetricEigen([3, 0, 0, 2], 2);
+ * console.log([...eig.values], [...eig.vectors]); // [2, 3] [0, 1, 1, 0]
+ * ```
+ */
 export interface SymmetricEigen {
   /** The n eigenvalues, ascending. */
   values: Float64Array;
