@@ -6,12 +6,15 @@
  * The maxima are one custom op: its forward stores the trajectory, the per-step log-sum-exps and the paired
  * logits (O(K b q + K b)); its backward injects each row's gradient at that row's own arg-max step and runs
  * the flow's reverse sweep, so it flows into the X anchors, Y's latents and the weights without per-step
- * `b x N x q` (or `b x N`) storage.
+ * `b x N x q` (or `b x N`) storage. Small anchor sets (labels; see {@link fusedAlignmentFits}) take the
+ * fused path of `alignment_fused.ts` instead: one dispatch forward and two backward rather than 2 K and ~7 K,
+ * since at N = 10 every general-path dispatch is almost pure overhead.
  *
  * @module
  */
 import { dispatch, isGradEnabled, linearGrid, record, Tensor, tensor } from "@lzn/tensor";
-import { disposeRecord, flowForward, type FlowInputs } from "./flow.ts";
+import { checkInputs, disposeRecord, flowForward, type FlowInputs } from "./flow.ts";
+import { fusedAlignmentBackward, fusedAlignmentFits, fusedAlignmentForward } from "./alignment_fused.ts";
 import { flowBackward } from "./flow_backward.ts";
 import { eulerReverse } from "./schedule.ts";
 import { alignMaxKernel } from "./small_kernels.ts";
@@ -38,6 +41,27 @@ export interface AlignmentOptions {
   log?: boolean;
   /** Anchor weights `[N]` (class frequencies; scale-free). They change the trajectory and the probabilities. */
   weights?: Tensor;
+}
+
+/**
+ * Path selection of {@link alignmentMaxima} (tests and benchmarks): `fused` = true forces the fused
+ * small-N kernels (an error where they do not fit), false forces the general flow engine, undefined
+ * (the default) picks the fused path whenever {@link fusedAlignmentFits}.
+ *
+ * @example
+ * ```ts
+ * alignmentTuning.fused = false; // compare against the general path
+ * alignmentTuning.fused = undefined;
+ * ```
+ */
+export const alignmentTuning: { fused?: boolean } = {};
+
+function useFused(n: number, b: number, q: number, steps: number): boolean {
+  const fits = fusedAlignmentFits(n, b, q, steps);
+  if (alignmentTuning.fused === true && !fits) {
+    throw new Error(`lzn: the fused alignment path does not fit N = ${n}, b = ${b}, q = ${q}, K = ${steps}`);
+  }
+  return alignmentTuning.fused ?? fits;
 }
 
 function pairsTensor(pairs: Int32Array | Tensor, b: number): { t: Tensor; own: boolean } {
@@ -115,6 +139,24 @@ export function alignmentMaxima(
   const inp = inputs(anchorsX, latentsY, p.t, K, opts.weights);
   const diff = [anchorsX, latentsY, ...(opts.weights ? [opts.weights] : [])];
   const needGrad = isGradEnabled() && diff.some((t) => t.requiresGrad);
+  const { n, q } = checkInputs(inp);
+  if (useFused(n, b, q, K)) {
+    const { m, rec } = fusedAlignmentForward(anchorsX, latentsY, p.t, {
+      steps: K,
+      cut,
+      weights: opts.weights,
+      save: needGrad,
+    });
+    if (needGrad) {
+      record("alignmentMax", m, diff, (g) => {
+        const r = fusedAlignmentBackward(anchorsX, p.t, rec, g, opts.weights);
+        return opts.weights ? [r.gA, r.gx0, r.gw!] : [r.gA, r.gx0];
+      }, [rec.xs!, rec.st, rec.kstar, p.t]);
+    }
+    for (const t of [rec.xs, rec.st, rec.kstar]) t?.dispose(); // the node holds its own references
+    if (p.own) p.t.dispose();
+    return m;
+  }
   const { xK, rec } = flowForward(inp, needGrad);
   xK.dispose();
   const m = Tensor.empty([b]);

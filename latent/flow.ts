@@ -72,7 +72,18 @@ export interface FlowRecord {
  */
 export const flowStats = { evaluations: 0 };
 
-function checkInputs(inp: FlowInputs): { b: number; q: number; n: number } {
+/**
+ * Validates a flow's shapes (anchors `[N, q]`, points `[b, q]`, weights `[N]`, i32 pairs `[b]`) and returns
+ * `b, q, n`. Shared with the fused alignment path, which never calls {@link flowForward}.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * import { eulerReverse } from "@lzn/latent";
+ * const { b, q, n } = checkInputs({ anchors: tensor([-1, 1], [2, 1]), x0: tensor([0], [1, 1]), schedule: eulerReverse(4) });
+ * ```
+ */
+export function checkInputs(inp: FlowInputs): { b: number; q: number; n: number } {
   const { anchors, x0, weights, pairs } = inp;
   if (anchors.ndim !== 2 || x0.ndim !== 2 || anchors.shape[1] !== x0.shape[1]) {
     throw new Error(
