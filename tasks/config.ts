@@ -107,6 +107,11 @@ export interface TrainConfig {
   alignment: AlignmentConfig;
   /** Weight the label flow by the batch's class frequencies (default true, spec §4.7). */
   classWeights: boolean;
+  /**
+   * Shift augmentation: each training image is moved by a random offset of up to this many pixels per axis
+   * (background fills the gap; seeded by (seed, step), so resumes stay bit-identical). Default 0 = off.
+   */
+  shift: number;
   /** Seed of the data order (a pure function of seed and epoch) and of every step's prior noise (default 0). */
   seed: number;
   /** Steps between progress lines; each reads the losses back once (default 10). */
@@ -244,6 +249,7 @@ export const TrainConfig: z.ZodType<TrainConfig, NonNullable<ClassifierConfigInp
     log: z.boolean().default(true),
   }).strict().prefault({}),
   classWeights: z.boolean().default(true),
+  shift: z.number().int().min(0).max(8).default(0),
   seed: seedSchema.default(0),
   logEvery: z.number().int().min(1).default(10),
   checkpointEvery: z.number().int().min(0).default(100),

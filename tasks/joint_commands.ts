@@ -86,6 +86,10 @@ export async function trainJointCommand(
       summary.rfLoss = report.rfLoss;
       summary.reconstructionError = report.reconstructionError;
       summary.reconstructionNfe = report.reconstructionNfe;
+      if (report.fid !== undefined) {
+        summary.fid = report.fid;
+        summary.generationAccuracy = report.generationAccuracy;
+      }
     }
     console.log(JSON.stringify(summary));
   } finally {

@@ -130,6 +130,14 @@ export interface JointEvalConfig {
   sampler: SamplerConfig;
   /** Seed of the test order and of every noise of the evaluation (default 0). */
   seed: number;
+  /**
+   * Directory of a reference classifier checkpoint (`deno task train-reference`) of the same dataset: with
+   * it, the evaluation also generates `generationImages` class-balanced images (label -> image at the training τ,
+   * with `sampler`) and reports FID against the test split and generation accuracy. Default: none (skipped).
+   */
+  reference?: string;
+  /** Images generated for FID and generation accuracy (default 1000; classes in turn). */
+  generationImages: number;
 }
 
 /**
@@ -234,6 +242,8 @@ const EvalSchema = z.object({
   reconstructionRepeats: z.number().int().min(1).default(2),
   sampler: SamplerSchema.default({ kind: "euler", steps: 10 }),
   seed: seedSchema.default(0),
+  reference: z.string().min(1).optional(),
+  generationImages: z.number().int().min(2).default(1000),
 }).strict();
 
 /**

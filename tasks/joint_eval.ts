@@ -13,6 +13,8 @@ import { gatherBatch } from "./data.ts";
 import { type EvalReport, evaluateClassifier } from "./evaluate.ts";
 import type { JointConfig } from "./joint_config.ts";
 import type { JointModel } from "./joint_model.ts";
+import { generateFromLabels } from "./generate.ts";
+import { evaluateGeneration } from "./metrics/generation_metrics.ts";
 
 /**
  * What {@link evaluateJoint} measures.
@@ -32,6 +34,10 @@ export interface JointEvalReport {
   reconstructionError: number;
   /** Velocity evaluations of one reconstruction (inverse + forward). */
   reconstructionNfe: number;
+  /** With `eval.reference`: FID of `generationImages` label-conditional images against the test split. */
+  fid?: number;
+  /** With `eval.reference`: the share of generated images the reference classifier gives their class. */
+  generationAccuracy?: number;
 }
 
 /**
@@ -108,5 +114,30 @@ export async function evaluateJoint(
   }
   const reconstructionError = recCount ? recSum / e.reconstructionRepeats : NaN;
   onStage?.(`eval: reconstruction error ${reconstructionError.toFixed(4)} over ${recCount} test images`);
-  return { classification, rfLoss, reconstructionError, reconstructionNfe: nfe };
+  const report: JointEvalReport = { classification, rfLoss, reconstructionError, reconstructionNfe: nfe };
+  if (e.reference) {
+    const { classes } = config.model;
+    const per = model.decoder.imageShape.reduce((a, b) => a * b, 1);
+    const intended = Int32Array.from({ length: e.generationImages }, (_, i) => i % classes);
+    const images = new Float32Array(e.generationImages * per);
+    for (let start = 0, k = 0; start < intended.length; start += batchSizes[0], k++) {
+      const labels = intended.subarray(start, Math.min(intended.length, start + batchSizes[0]));
+      const out = await generateFromLabels(model, labels, {
+        seed: hashSeed(e.seed, 4, k),
+        tau, // the training τ: the decoder learned from latents of that noise scale
+        sampler: e.sampler,
+      });
+      images.set(out.images, start * per);
+    }
+    const m = await evaluateGeneration(e.reference, { images, count: intended.length }, intended, test, {
+      dataset: config.data.dataset,
+    });
+    report.fid = m.fid;
+    report.generationAccuracy = m.accuracy.overall.accuracy;
+    onStage?.(
+      `eval: FID ${m.fid.toFixed(3)}, generation accuracy ${report.generationAccuracy.toFixed(4)} over ` +
+        `${intended.length} generated images`,
+    );
+  }
+  return report;
 }

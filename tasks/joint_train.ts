@@ -270,7 +270,10 @@ export async function trainJoint(config: JointConfig, opts: JointTrainOptions = 
   const history: JointProgress[] = [];
   const onProgress = opts.onProgress ??
     ((r: JointProgress) =>
-      console.error(`${formatProgress(r)}  label ${r.labelLoss.toFixed(4)}  rf ${r.rfLoss.toFixed(4)}`));
+      console.error(
+        `${formatProgress(r)}${Number.isNaN(r.labelLoss) ? "" : `  label ${r.labelLoss.toFixed(4)}`}` +
+          `  rf ${r.rfLoss.toFixed(4)}`,
+      ));
   const pending: { loss: Tensor; label?: Tensor; rf: Tensor; finite: Tensor }[] = [];
   let order: Int32Array | undefined, orderEpoch = -1;
   let windowStart = performance.now(), windowSteps = 0;

@@ -28,7 +28,7 @@ import {
   type Tensor,
   tensor,
 } from "@lzn/tensor";
-import { epochOrder, hashSeed, type Split } from "@lzn/data";
+import { epochOrder, hashSeed, randomCrop, type Split } from "@lzn/data";
 import { architectureHash, type ClassifierConfig } from "./config.ts";
 import { LznClassifier } from "./classifier.ts";
 import {
@@ -279,6 +279,14 @@ export async function trainClassifier(
       data.train,
       order!.subarray(b * t.batchSize, (b + 1) * t.batchSize),
     );
+    if (t.shift > 0) {
+      batch.images = randomCrop(batch.images, {
+        seed: hashSeed(seeds.data, 0x73686674, step),
+        pad: t.shift,
+        rows: data.train.rows,
+        cols: data.train.cols,
+      });
+    }
     const out = scope(() => {
       const weights = t.classWeights
         ? tensor(classFrequencies(labels, config.model.classes), [config.model.classes])

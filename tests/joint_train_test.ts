@@ -7,11 +7,16 @@ import { strict as assert } from "node:assert";
 import { readTensors } from "@lzn/tensor";
 import {
   classifierConfigOf,
+  evaluateJoint,
   generateFromPrior,
+  JointModel,
   loadRunData,
   parseJointConfig,
+  parseReferenceConfig,
   readJointState,
+  ReferenceClassifier,
   sampleCommand,
+  saveReferenceClassifier,
   trainJoint,
 } from "@lzn/tasks";
 
@@ -172,4 +177,57 @@ Deno.test("train-joint config: the classifier baseline shares the joint run's hy
     (e: Error) => /mode/.test(e.message) && /decoder\.channels\[0\]/.test(e.message),
   );
   assert.throws(() => parseJointConfig({ train: { steps: 5, decoderSteps: 9 } }), /train\.decoderSteps/);
+});
+
+Deno.test("evaluateJoint: with eval.reference it adds FID and generation accuracy of label-conditional samples; a missing reference is named", async () => {
+  // An untrained reference network is enough to check the wiring: its features are still a fixed map.
+  const refConfig = parseReferenceConfig({
+    model: { channels: [4, 8], strides: [2, 2], groups: 2, featureDim: 8 },
+    data: { dataset: "mnist" },
+  });
+  const refDir = `${ROOT}/joint-eval-reference`;
+  await Deno.remove(refDir, { recursive: true }).catch(() => {});
+  const reference = new ReferenceClassifier(refConfig.model);
+  await saveReferenceClassifier(refDir, reference, {
+    testAccuracy: 0,
+    testCount: 0,
+    steps: 0,
+    seconds: 0,
+    finalLoss: 0,
+    adapter: "test",
+    config: refConfig,
+  });
+  reference.dispose();
+
+  const evalCfg = { batchSizes: [20], rfImages: 4, reconstructionImages: 2, generationImages: 12 };
+  const config = parseJointConfig({ ...TINY, eval: { ...TINY.eval, ...evalCfg, reference: refDir } });
+  const { test } = await loadRunData(classifierConfigOf(config));
+  const model = new JointModel(config);
+  try {
+    const report = await evaluateJoint(model, test, config);
+    assert.ok(Number.isFinite(report.fid) && report.fid! >= 0, `FID ${report.fid}`);
+    const acc = report.generationAccuracy!;
+    assert.ok(
+      acc >= 0 && acc <= 1 && Number.isInteger(acc * 12),
+      `generation accuracy ${acc} over 12 images`,
+    );
+    assert.ok(Number.isFinite(report.rfLoss) && Number.isFinite(report.reconstructionError));
+
+    // Without a reference the generation metrics are skipped, not faked.
+    const plain = await evaluateJoint(
+      model,
+      test,
+      parseJointConfig({ ...TINY, eval: { ...TINY.eval, ...evalCfg } }),
+    );
+    assert.equal(plain.fid, undefined);
+    assert.equal(plain.generationAccuracy, undefined);
+
+    const missing = parseJointConfig({
+      ...TINY,
+      eval: { ...TINY.eval, ...evalCfg, reference: `${ROOT}/nope` },
+    });
+    await assert.rejects(evaluateJoint(model, test, missing), /deno task train-reference/);
+  } finally {
+    model.dispose();
+  }
 });

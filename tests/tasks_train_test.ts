@@ -65,12 +65,39 @@ Deno.test("train: 3 classes x 50 MNIST digits, 40 steps -> held-out accuracy >= 
 });
 
 // Constant LR after warm-up, so that the schedule does not depend on the total step count (the killed
-// child below is given 400 steps, and is killed long before it gets there).
+// child below is given 400 steps, and is killed long before it gets there). Shift augmentation on: its
+// offsets are a function of (seed, step), so a resumed run must still match the uninterrupted one.
 const RESUME: ClassifierConfig = {
   ...TINY,
   name: "resume",
-  train: { ...TINY.train, steps: 8, checkpointEvery: 4, lrSchedule: "constant" },
+  train: { ...TINY.train, steps: 8, checkpointEvery: 4, lrSchedule: "constant", shift: 1 },
 };
+
+Deno.test("train: shift augmentation changes what is trained, reproducibly; out-of-range shifts are refused", async () => {
+  const data = await loadRunData(TINY);
+  const twoSteps = (shift: number, name: string) =>
+    trainClassifier(
+      { ...TINY, name, train: { ...TINY.train, steps: 2, logEvery: 1, shift } },
+      { ...quiet, runDir: `${ROOT}/${name}`, start: "fresh", data },
+    );
+  const runs = [await twoSteps(0, "shift0"), await twoSteps(2, "shift2"), await twoSteps(2, "shift2b")];
+  try {
+    const [plain, shifted, again] = await Promise.all(runs.map(snapshot));
+    const encoderWeights = Object.keys(plain).filter((k) => k.startsWith("image."));
+    assert.ok(encoderWeights.length > 0);
+    assert.ok(
+      encoderWeights.some((k) => plain[k].some((v, i) => v !== shifted[k][i])),
+      "a 2-pixel shift must change the encoder's updates",
+    );
+    assert.deepEqual(again, shifted, "the same seed must give the same shifts");
+    // The first step's loss differs too: the encoder saw other pixels.
+    assert.notEqual(runs[1].history[0].loss, runs[0].history[0].loss);
+  } finally {
+    for (const r of runs) r.dispose();
+  }
+  assert.throws(() => parseClassifierConfig({ train: { shift: 9 } }), /train\.shift/);
+  assert.throws(() => parseClassifierConfig({ train: { shift: 0.5 } }), /train\.shift/);
+});
 
 Deno.test("train: a run stopped after its checkpoint, or killed, resumes to the uninterrupted run's exact parameters", async () => {
   const data = await loadRunData(RESUME);
