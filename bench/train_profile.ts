@@ -4,29 +4,38 @@
  * record them (the wall time of recording without waiting). A piece whose GPU time is far above its record
  * time is kernel-bound; one whose record time dominates is bound by the dispatch path.
  *
- *     deno run -A bench/train_profile.ts out.json [--batch 512] [--small]
+ *     deno run -A bench/train_profile.ts out.json [--batch 512] [--small] [--kernels]
+ *
+ * `--kernels` also times every dispatch of one training step of the reference classifier (batch 128, its
+ * default network) and of the image encoder + alignment pieces, by timestamp queries, and lists the slowest
+ * kernels: the tool to find a kernel that is slow on one GPU only.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import {
+  Adam,
   conv2d,
   gpu,
   groupNorm,
+  type KernelProfile,
+  profileKernels,
   randn,
   recorderStats,
   scope,
   synchronize,
   type Tensor,
+  tensor,
 } from "../tensor/mod.ts";
 import { alignmentLoss, computeLatents } from "../latent/mod.ts";
 import { ImageEncoder } from "../encoders/mod.ts";
 import { RfImageDecoder } from "../decoders/mod.ts";
+import { crossEntropy, ReferenceClassifier, ReferenceClassifierConfig } from "../tasks/mod.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
   allowPositionals: true,
-  options: { batch: { type: "string" }, small: { type: "boolean" } },
+  options: { batch: { type: "string" }, small: { type: "boolean" }, kernels: { type: "boolean" } },
 });
 const small = !!values.small;
 const B = Number(values.batch ?? (small ? 16 : 512));
@@ -141,7 +150,6 @@ rows.push(
 const labelAnchors = randn([10, 32], { seed: 7 }).requireGrad();
 const latents = randn([B, 32], { seed: 8 }).requireGrad();
 const pairs = Int32Array.from({ length: B }, (_, i) => i % 10);
-const { tensor } = await import("../tensor/mod.ts");
 const pairT = tensor(pairs, [B], { dtype: "i32" });
 rows.push(
   await time(
@@ -178,9 +186,64 @@ rows.push(
   ),
 );
 
+/** Prints and returns the slowest kernels of one profiled run of `work` (after one untimed warm-up). */
+async function kernelProfile(
+  name: string,
+  work: () => void,
+): Promise<{ name: string; profile: KernelProfile }> {
+  work();
+  await synchronize();
+  const profile = await profileKernels(work);
+  console.log(`\n## ${name}: ${profile.dispatches} dispatches, ${profile.totalMs.toFixed(2)} ms of GPU time`);
+  for (const k of profile.kernels.slice(0, 12)) {
+    console.log(
+      `  ${k.ms.toFixed(3).padStart(9)} ms  x${String(k.calls).padEnd(4)} ${k.name} [${
+        k.workgroups.join(",")
+      }]`,
+    );
+  }
+  return { name, profile: { ...profile, timeline: [] } };
+}
+
+const profiles: { name: string; profile: KernelProfile }[] = [];
+if (values.kernels) {
+  const refConfig = ReferenceClassifierConfig.parse({
+    data: { dataset: "fashion-mnist" },
+    ...(small ? { model: { channels: [8, 8], strides: [2, 2], groups: 4, featureDim: 16 } } : {}),
+  });
+  const reference = new ReferenceClassifier(refConfig.model);
+  const adam = new Adam([{ params: reference.parameters(), lr: 1e-3 }]);
+  const rb = small ? 16 : 128;
+  const refImages = randn([rb, 1, 28, 28], { seed: 11 });
+  const refLabels = Int32Array.from({ length: rb }, (_, i) => i % 10);
+  profiles.push(
+    await kernelProfile(`reference classifier step, batch ${rb}`, () =>
+      scope(() => {
+        crossEntropy(reference.logits(refImages), refLabels).backward();
+        adam.step();
+        adam.zeroGrad();
+      })),
+  );
+  profiles.push(
+    await kernelProfile(
+      `image encoder fwd+bwd, batch ${B}`,
+      fwdBwd(encoder.parameters(), () => encoder.forward(images)),
+    ),
+  );
+  profiles.push(
+    await kernelProfile(
+      `RF decoder loss fwd+bwd, batch ${half}`,
+      fwdBwd(decoder.parameters(), () => decoder.loss(decImages, { latents: decLatents, labels, seed: 1 })),
+    ),
+  );
+}
+
 await Deno.writeTextFile(
   outPath,
-  JSON.stringify({ adapter: gpu().adapter.name, date: new Date().toISOString(), batch: B, rows }, null, 2) +
-    "\n",
+  JSON.stringify(
+    { adapter: gpu().adapter.name, date: new Date().toISOString(), batch: B, rows, kernelProfiles: profiles },
+    null,
+    2,
+  ) + "\n",
 );
 console.log(`wrote ${outPath}`);

@@ -28,6 +28,25 @@ export interface AdapterReport {
   isCpu: boolean;
   /** Optional features that were requested because the adapter lists them. */
   features: string[];
+  /**
+   * Which kernel tunings run: "cpu" on a CPU adapter (shallow k slabs, few workgroups), else "gpu". The
+   * environment variable `LZN_TUNING=cpu|gpu` overrides it, read only where env access is already granted;
+   * the suite uses it to run the GPU tunings on lavapipe.
+   */
+  tuning: "cpu" | "gpu";
+}
+
+/** `LZN_TUNING` if set to cpu or gpu and readable without a permission prompt. */
+function tuningOverride(): "cpu" | "gpu" | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: "LZN_TUNING" }).state !== "granted") {
+      return undefined;
+    }
+    const v = Deno.env.get("LZN_TUNING");
+    return v === "cpu" || v === "gpu" ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -101,7 +120,8 @@ export async function acquireDevice(gpuApi: GPU | undefined): Promise<GpuContext
   device.addEventListener("uncapturederror", (ev) => {
     console.error(`lzn: uncaptured WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
   });
-  return { device, adapter: { name, vendor: info.vendor, isCpu, features } };
+  const tuning = tuningOverride() ?? (isCpu ? "cpu" : "gpu");
+  return { device, adapter: { name, vendor: info.vendor, isCpu, features, tuning } };
 }
 
 let acquired: GpuContext | undefined;

@@ -19,15 +19,19 @@ export { acquireDevice, type AdapterReport, gpu, type GpuContext, hasGpu } from 
 export { type BufferPool, bufferPool, type PooledBuffer } from "./pool.ts";
 export { bindings, compiledKernelCount, f32Lit, type Kernel, kernel, type KernelSpec } from "./kernel.ts";
 export {
+  beginDispatchTiming,
   copyBuffer,
   type Dispatch,
   dispatch,
+  type DispatchTime,
+  endDispatchTiming,
   flush,
   readBuffer,
   recorderStats,
   synchronize,
   upload,
 } from "./recorder.ts";
+export { type KernelProfile, type KernelTime, profileKernels } from "./profile.ts";
 export { binary, broadcastTo, cast, full, sumTo, unary, where } from "./ops/elementwise.ts";
 export {
   BINARY,

@@ -142,13 +142,138 @@ export function dispatch(d: Dispatch): void {
     st.arenaCpu.set(new Uint8Array(params.buffer, params.byteOffset, params.byteLength), offset);
     st.arenaUsed++;
   }
-  const p = pass();
+  const p = prof ? profiledPass(k.spec.name, [x, y, z]) : pass();
   p.setPipeline(k.pipeline);
   p.setBindGroup(0, bindGroup(k, buffers), offset >= 0 ? [offset] : undefined);
   p.dispatchWorkgroups(x, y, z);
+  if (prof) endPass();
   for (const b of buffers) b.lastEpoch = st.epoch;
   recorderStats.dispatches++;
   if (++st.pending >= MAX_PENDING_DISPATCHES) flush();
+}
+
+// ---- Per-dispatch GPU timing (timestamp queries), used by profile.ts ----
+
+/** WebGPU caps a query set at 4096 queries: two per dispatch (pass begin and end). */
+const QUERIES_PER_SET = 4096;
+
+interface ProfileState {
+  sets: GPUQuerySet[];
+  names: string[];
+  workgroups: [number, number, number][];
+}
+
+let prof: ProfileState | null = null;
+
+/** Ends the open pass and opens one for a single dispatch, with timestamps at its beginning and end. */
+function profiledPass(name: string, workgroups: [number, number, number]): GPUComputePassEncoder {
+  const p = prof!;
+  const i = p.names.length, j = i % (QUERIES_PER_SET / 2);
+  if (j === 0) p.sets.push(gpu().device.createQuerySet({ type: "timestamp", count: QUERIES_PER_SET }));
+  p.names.push(name);
+  p.workgroups.push(workgroups);
+  endPass();
+  st.pass = encoder().beginComputePass({
+    timestampWrites: {
+      querySet: p.sets.at(-1)!,
+      beginningOfPassWriteIndex: 2 * j,
+      endOfPassWriteIndex: 2 * j + 1,
+    },
+  });
+  return st.pass;
+}
+
+/**
+ * One timed dispatch of {@link endDispatchTiming}.
+ *
+ * @example
+ * ```ts
+ * import type { DispatchTime } from "@lzn/tensor";
+ * const slowest = (ts: DispatchTime[]) => ts.reduce((a, b) => (b.ns > a.ns ? b : a));
+ * ```
+ */
+export interface DispatchTime {
+  /** The kernel's name. */
+  name: string;
+  /** Workgroup counts of the dispatch. */
+  workgroups: [number, number, number];
+  /** GPU time between the beginning and the end of its pass, in nanoseconds. */
+  ns: number;
+}
+
+/**
+ * Starts timing every dispatch on the GPU: from here until {@link endDispatchTiming}, each dispatch runs in a
+ * compute pass of its own with timestamp queries around it. Needs the `timestamp-query` feature; throws a
+ * clear error on an adapter without it. Passes of their own add a little overhead; use for diagnosis.
+ *
+ * @example
+ * ```ts
+ * import { beginDispatchTiming, endDispatchTiming, tensor } from "@lzn/tensor";
+ * beginDispatchTiming();
+ * const y = tensor([1, 2, 3], [3]).mul(2);
+ * const times = await endDispatchTiming(); // [{ name: "binary_mul...", workgroups: [1, 1, 1], ns: ... }]
+ * y.dispose();
+ * ```
+ */
+export function beginDispatchTiming(): void {
+  const { adapter } = gpu();
+  if (!adapter.features.includes("timestamp-query")) {
+    throw new Error(
+      `lzn: dispatch timing needs the "timestamp-query" feature, which adapter "${adapter.name}" does not offer`,
+    );
+  }
+  if (prof) throw new Error("lzn: dispatch timing is already on");
+  endPass();
+  prof = { sets: [], names: [], workgroups: [] };
+}
+
+/**
+ * Stops the timing begun by {@link beginDispatchTiming}, waits for the GPU and returns each dispatch's time in
+ * recording order.
+ *
+ * @example
+ * ```ts
+ * import { beginDispatchTiming, endDispatchTiming, randn } from "@lzn/tensor";
+ * beginDispatchTiming();
+ * const x = randn([256, 256], { seed: 1 });
+ * const y = x.matmul(x);
+ * for (const t of await endDispatchTiming()) console.log(t.name, t.ns / 1e3, "us");
+ * x.dispose();
+ * y.dispose();
+ * ```
+ */
+export async function endDispatchTiming(): Promise<DispatchTime[]> {
+  if (!prof) throw new Error("lzn: dispatch timing is not on (call beginDispatchTiming first)");
+  const p = prof;
+  prof = null;
+  endPass();
+  const n = p.names.length;
+  if (n === 0) return [];
+  const { device } = gpu();
+  const bytes = p.sets.length * QUERIES_PER_SET * 8;
+  const resolved = device.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const host = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = encoder();
+  p.sets.forEach((set, k) => {
+    const used = Math.min(QUERIES_PER_SET, 2 * (n - k * (QUERIES_PER_SET / 2)));
+    enc.resolveQuerySet(set, 0, used, resolved, k * QUERIES_PER_SET * 8);
+  });
+  enc.copyBufferToBuffer(resolved, 0, host, 0, bytes);
+  flush();
+  recorderStats.readbacks++;
+  await host.mapAsync(GPUMapMode.READ);
+  const stamps = new BigUint64Array(host.getMappedRange().slice(0));
+  host.unmap();
+  for (const b of [resolved, host]) b.destroy();
+  for (const set of p.sets) set.destroy();
+  return p.names.map((name, i) => {
+    const k = Math.floor(i / (QUERIES_PER_SET / 2)), j = i % (QUERIES_PER_SET / 2);
+    const begin = stamps[k * QUERIES_PER_SET + 2 * j], end = stamps[k * QUERIES_PER_SET + 2 * j + 1];
+    return { name, workgroups: p.workgroups[i], ns: end >= begin ? Number(end - begin) : 0 };
+  });
 }
 
 function arena(): GPUBuffer {

@@ -4,7 +4,7 @@
  * span several tiles and split-K chunks.
  */
 import { strict as assert } from "node:assert";
-import { conv2d, type Conv2dOptions, type Tensor } from "../tensor/mod.ts";
+import { conv2d, type Conv2dOptions, gpu, type Tensor } from "../tensor/mod.ts";
 import { assertClose, assertNoLeak, checkGrad, fromF64, randArray } from "./util.ts";
 
 interface Case {
@@ -170,4 +170,10 @@ Deno.test("conv2d rejects mismatched shapes", () => {
   const w2 = fromF64(new Float64Array(5 * 3 * 5 * 5), [5, 3, 5, 5]);
   assert.throws(() => conv2d(x, w2), /does not fit/);
   for (const t of [x, w, w2]) t.dispose();
+});
+
+Deno.test("conv2d: the kernel tuning in use is cpu or gpu (tests/conv_gpu_tuning_test.ts reruns this file with gpu)", () => {
+  const { tuning, isCpu } = gpu().adapter;
+  console.log(`conv tuning: ${tuning} (adapter isCpu: ${isCpu})`);
+  assert.ok(tuning === "cpu" || tuning === "gpu");
 });

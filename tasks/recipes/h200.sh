@@ -36,8 +36,8 @@ PY
 }
 
 # Runs recipe job $1 (runs/$1.json) with extra CLI args, logging to $out/$1.log. Jobs run one after another:
-# measured on the H200, six concurrent processes each ran ~80x slower than one alone (0.3 vs 24 steps/s), since
-# the driver time-slices their contexts; one process keeps the GPU busy enough.
+# on the H200, five recipe trainings next to the reference classifier each ran at 0.06-0.4 steps/s, against
+# 24-40 steps/s alone (bench/results/2026-11-29-h200-train-profile), and one process keeps the GPU busy.
 launch() {
   local name=$1; shift
   local task=train start=$SECONDS

@@ -243,7 +243,7 @@ function runGemm(l: Launch, buffers: PooledBuffer[]): void {
  * depth 16 measured ~3% faster than 8 on the H200 (28 vs 27 TFLOP/s forward at batch 256, 64->64, 28x28);
  * on a CPU adapter 8 keeps lavapipe's shader compiles ~10x shorter.
  */
-function pickTile(C: number, BK = gpu().adapter.isCpu ? 8 : 16): Tile {
+function pickTile(C: number, BK = gpu().adapter.tuning === "cpu" ? 8 : 16): Tile {
   if (C > 32) return { BM: 128, BN: 64, BK, TM: 8, TN: 8 };
   if (C > 16) return { BM: 128, BN: 32, BK, TM: 8, TN: 4 };
   return { BM: 128, BN: 16, BK, TM: 4, TN: 4 };
@@ -376,7 +376,7 @@ function dwSpec(g: Geom): GemmSpec {
   const tile = pickTile(g.CO);
   const tiles = Math.ceil(KD / tile.BM) * Math.ceil(g.CO / tile.BN);
   // Enough workgroups to fill the device, each still running a long k loop.
-  const target = gpu().adapter.isCpu ? 4 : 1024;
+  const target = gpu().adapter.tuning === "cpu" ? 4 : 1024;
   let splits = Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor(K / (tile.BK * 32))));
   const kChunk = Math.ceil(K / splits / tile.BK) * tile.BK;
   splits = Math.ceil(K / kChunk);

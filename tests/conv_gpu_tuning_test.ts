@@ -1,0 +1,28 @@
+/**
+ * The GPU tunings of conv2d (deep k slabs, split-K over up to 1024 workgroups) are chosen only on GPU
+ * adapters, which CI does not have; this reruns the conv2d suite with `LZN_TUNING=gpu` so that those kernels
+ * are checked against float64 here too.
+ */
+import { strict as assert } from "node:assert";
+
+Deno.test("conv2d suite under the GPU tunings (LZN_TUNING=gpu) passes on this adapter", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["test", "--allow-read", "--allow-env", "tests/conv_test.ts"],
+    env: { LZN_TUNING: "gpu" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  // deno-lint-ignore no-control-regex -- strips deno test's ANSI colour codes
+  const text = new TextDecoder().decode(out.stdout).replace(/\x1b\[[0-9;]*m/g, "");
+  const err = new TextDecoder().decode(out.stderr);
+  assert.ok(
+    out.success,
+    `conv suite failed under LZN_TUNING=gpu:\n${text.slice(-3000)}\n${err.slice(-2000)}`,
+  );
+  assert.match(text, /conv tuning: gpu/, "the child must have run the GPU tunings");
+  const summary = /ok \| (\d+) passed \| 0 failed/.exec(text);
+  assert.ok(
+    summary && Number(summary[1]) >= 10,
+    `expected the whole conv suite to pass: ${text.slice(-500)}`,
+  );
+});
