@@ -22,11 +22,11 @@ mkdir -p "$XDG_RUNTIME_DIR"
 { date -u +%FT%TZ; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
   deno --version | head -1; git rev-parse --short HEAD 2>/dev/null; } >"$out/machine.txt"
 
-# Writes runs/<name>.json: recipe $1 with JSON overrides $2 (a python dict literal merged per section).
+# Writes runs/$2.json: recipe $1 with the JSON object $3 merged into it section by section.
 derive() {
   python3 - "$1" "$2" "$3" <<'PY'
 import json, sys
-recipe, name, overrides = sys.argv[1], sys.argv[2], eval(sys.argv[3])
+recipe, name, overrides = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 c = json.load(open(f"tasks/recipes/{recipe}.json"))
 c["name"] = name
 for section, values in overrides.items():
@@ -69,7 +69,7 @@ case $phase in
     for pair in "$@"; do
       r=${pair%=*} steps=${pair#*=}
       if [[ $r == reference ]]; then reference "$steps"; continue; fi
-      derive "$r" "$r" "{'train': {'steps': $steps}}"
+      derive "$r" "$r" "{\"train\": {\"steps\": $steps}}"
       launch "$r"
       if grep -q '"mode": "joint"\|"mode": "rf"' "runs/$r.json" && [[ -d runs/$r ]]; then
         timeout 120 deno run --allow-read --allow-write=.cache,runs --allow-env main.ts sample \
