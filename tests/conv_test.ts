@@ -172,7 +172,7 @@ Deno.test("conv2d rejects mismatched shapes", () => {
   for (const t of [x, w, w2]) t.dispose();
 });
 
-Deno.test("conv2d: the kernel tuning in use is cpu or gpu (tests/conv_gpu_tuning_test.ts reruns this file with gpu)", () => {
+Deno.test("conv2d: the kernel tuning in use is cpu or gpu (tests/gpu_tuning_test.ts reruns this file with gpu)", () => {
   const { tuning, isCpu } = gpu().adapter;
   console.log(`conv tuning: ${tuning} (adapter isCpu: ${isCpu})`);
   assert.ok(tuning === "cpu" || tuning === "gpu");

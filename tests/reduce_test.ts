@@ -4,7 +4,14 @@
  * forward against float64 and backward against finite differences; argmax including ties.
  */
 import { strict as assert } from "node:assert";
-import { argmax, reduce, type ReduceOp, tensor } from "../tensor/mod.ts";
+import {
+  argmax,
+  beginDispatchTiming,
+  endDispatchTiming,
+  reduce,
+  type ReduceOp,
+  tensor,
+} from "../tensor/mod.ts";
 import { assertClose, checkGrad, fromF64, randArray } from "./util.ts";
 
 const REF: Record<ReduceOp, (v: number[]) => number> = {
@@ -164,4 +171,38 @@ Deno.test("reduce rejects integer tensors and out-of-range axes with clear error
   assert.throws(() => reduce("sum", f, 1), /axis 1 out of range/);
   i.dispose();
   f.dispose();
+});
+
+Deno.test("long extents with few outputs take the split path (partials + merge) and match float64", async () => {
+  const cases: [number[], number[] | undefined][] = [
+    [[20000], undefined], // full reduction, 1 output
+    [[40, 3, 300], [0, 2]], // 3 outputs of 12000 (a bias-gradient shape)
+    [[3, 9001], [1]], // 3 outputs, an extent that does not divide evenly
+  ];
+  for (const [shape, axes] of cases) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const all = axes ?? shape.map((_, k) => k);
+    const data = randArray(n, 7 + n, -3, 3);
+    const x = fromF64(data, shape);
+    for (const op of OPS) {
+      beginDispatchTiming();
+      const y = reduce(op, x, axes);
+      const names = (await endDispatchTiming()).map((t) => t.name);
+      // Kernels are cached by source, so mean's first pass may carry sum's name: check the shape of the plan.
+      assert.ok(
+        names.length === 2 && names[0].endsWith("_split") && names[1].endsWith("_merge"),
+        `${op} on [${shape}] should run split + merge, ran ${names.join(", ")}`,
+      );
+      // Sums of 20000 terms in f32: a relative error of 1e-5 of the magnitude is the f32 budget.
+      const expect = refReduce(data, shape, all, REF[op]);
+      const scale = Math.max(1, ...Array.from(data, Math.abs));
+      assertClose(await y.toArray(), expect, {
+        rtol: 1e-5,
+        atol: 1e-5 * scale * Math.sqrt(n),
+        what: `${op} [${shape}]`,
+      });
+      y.dispose();
+    }
+    x.dispose();
+  }
 });

@@ -1,13 +1,13 @@
 /**
- * The GPU tunings of conv2d (deep k slabs, split-K over up to 1024 workgroups) are chosen only on GPU
- * adapters, which CI does not have; this reruns the conv2d suite with `LZN_TUNING=gpu` so that those kernels
- * are checked against float64 here too.
+ * The GPU tunings (conv2d's deep k slabs and split-K over up to 1024 workgroups; reductions split over up to
+ * 1024 workgroups) are chosen only on GPU adapters, which CI does not have; this reruns the conv2d and
+ * reduction suites with `LZN_TUNING=gpu` so that those kernels are checked against float64 here too.
  */
 import { strict as assert } from "node:assert";
 
-Deno.test("conv2d suite under the GPU tunings (LZN_TUNING=gpu) passes on this adapter", async () => {
+Deno.test("conv2d and reduction suites under the GPU tunings (LZN_TUNING=gpu) pass on this adapter", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-read", "--allow-env", "tests/conv_test.ts"],
+    args: ["test", "--allow-read", "--allow-env", "tests/conv_test.ts", "tests/reduce_test.ts"],
     env: { LZN_TUNING: "gpu" },
     stdout: "piped",
     stderr: "piped",
@@ -17,7 +17,7 @@ Deno.test("conv2d suite under the GPU tunings (LZN_TUNING=gpu) passes on this ad
   const err = new TextDecoder().decode(out.stderr);
   assert.ok(
     out.success,
-    `conv suite failed under LZN_TUNING=gpu:\n${text.slice(-3000)}\n${err.slice(-2000)}`,
+    `conv/reduce suites failed under LZN_TUNING=gpu:\n${text.slice(-3000)}\n${err.slice(-2000)}`,
   );
   assert.match(text, /conv tuning: gpu/, "the child must have run the GPU tunings");
   const summary = /ok \| (\d+) passed \| 0 failed/.exec(text);
