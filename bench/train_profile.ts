@@ -169,7 +169,7 @@ const decoder = new RfImageDecoder({
   resBlocks: small ? 1 : 2,
   condDim: small ? 16 : 128,
 });
-const half = Math.max(2, B / 2);
+const half = Math.max(2, Math.floor(B / 2));
 const decImages = randn([half, 1, 28, 28], { seed: 9 });
 const decLatents = randn([half, 32], { seed: 10 });
 const labels = Int32Array.from({ length: half }, (_, i) => i % 10);

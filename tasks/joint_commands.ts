@@ -16,7 +16,7 @@ import {
   type SamplerConfig,
 } from "./joint_config.ts";
 import { swapEma, trainJoint } from "./joint_train.ts";
-import { evaluateJoint } from "./joint_eval.ts";
+import { checkJointReference, evaluateJoint } from "./joint_eval.ts";
 import { loadJoint } from "./joint_trained.ts";
 import { generateFromLabels, generateFromPrior } from "./generate.ts";
 
@@ -64,6 +64,7 @@ export async function trainJointCommand(
 ): Promise<void> {
   if (config.mode === "classifier") return trainCommand(classifierConfigOf(config), opts);
   const runDir = opts.runDir ?? join("runs", config.name);
+  if (!opts.noEval) await checkJointReference(config); // a bad eval.reference must not cost a whole run
   err(`train-joint: ${config.name} (${config.mode}) -> ${runDir} on ${gpu().adapter.name}`);
   const run = await trainJoint(config, {
     runDir,

@@ -15,6 +15,8 @@ import type { JointConfig } from "./joint_config.ts";
 import type { JointModel } from "./joint_model.ts";
 import { generateFromLabels } from "./generate.ts";
 import { evaluateGeneration } from "./metrics/generation_metrics.ts";
+import { readReferenceInfo } from "./metrics/reference_checkpoint.ts";
+import { CheckpointError } from "./checkpoint.ts";
 
 /**
  * What {@link evaluateJoint} measures.
@@ -41,6 +43,29 @@ export interface JointEvalReport {
 }
 
 /**
+ * Checks the config's `eval.reference` (if any) before anything expensive runs: it must hold a reference
+ * classifier trained on the config's dataset. Throws a `CheckpointError` that says how to make one.
+ *
+ * @example
+ * ```ts
+ * import { checkJointReference, parseJointConfig } from "@lzn/tasks";
+ * const config = parseJointConfig({ data: { dataset: "fashion-mnist" }, eval: { reference: "runs/ref" } });
+ * await checkJointReference(config).catch((e) => console.error(e.message)); // no reference classifier in runs/ref ...
+ * ```
+ */
+export async function checkJointReference(config: JointConfig): Promise<void> {
+  const dir = config.eval.reference;
+  if (!dir) return;
+  const info = await readReferenceInfo(dir);
+  if (info.dataset !== config.data.dataset) {
+    throw new CheckpointError(
+      `eval.reference ${dir} was trained on ${info.dataset}, not ${config.data.dataset}; train one with ` +
+        `\`deno task train-reference --dataset ${config.data.dataset} --out <dir>\``,
+    );
+  }
+}
+
+/**
  * Evaluates a model on a test split with the config's `eval` settings.
  *
  * @example
@@ -58,6 +83,7 @@ export async function evaluateJoint(
   config: JointConfig,
   onStage?: (line: string) => void,
 ): Promise<JointEvalReport> {
+  await checkJointReference(config); // fail before minutes of sampling, not after
   const e = config.eval;
   const tau = config.train.tau;
   const batchSizes = e.batchSizes.map((b) => Math.min(b, test.count));

@@ -115,7 +115,7 @@ export {
   type TrainedJoint,
   trainJoint,
 } from "./joint_train.ts";
-export { evaluateJoint, type JointEvalReport } from "./joint_eval.ts";
+export { checkJointReference, evaluateJoint, type JointEvalReport } from "./joint_eval.ts";
 export { loadJoint } from "./joint_trained.ts";
 export { generateFromLabels, generateFromPrior, type GenerateOptions } from "./generate.ts";
 export {

@@ -31,7 +31,8 @@ export interface AdapterReport {
   /**
    * Which kernel tunings run: "cpu" on a CPU adapter (shallow k slabs, few workgroups), else "gpu". The
    * environment variable `LZN_TUNING=cpu|gpu` overrides it, read only where env access is already granted;
-   * the suite uses it to run the GPU tunings on lavapipe.
+   * the suite uses it to run the GPU tunings on lavapipe. The tunings sum in different orders, so results
+   * differ in the last bits between them: a run resumed on another kind of adapter is not bit-identical.
    */
   tuning: "cpu" | "gpu";
 }

@@ -48,8 +48,9 @@ export interface KernelProfile {
 }
 
 /**
- * Runs `work` (which should free what it allocates) with every dispatch timed on the GPU and returns the time
- * per kernel, slowest first. Needs an adapter with `timestamp-query`.
+ * Runs `work` (which should free what it allocates; it may be async) with every dispatch timed on the GPU and
+ * returns the time per kernel, slowest first. Needs an adapter with `timestamp-query`. Timing is global: any
+ * other work recorded meanwhile is timed too.
  *
  * @example
  * ```ts
@@ -60,10 +61,10 @@ export interface KernelProfile {
  * x.dispose();
  * ```
  */
-export async function profileKernels(work: () => void): Promise<KernelProfile> {
+export async function profileKernels(work: () => void | Promise<void>): Promise<KernelProfile> {
   beginDispatchTiming();
   try {
-    work();
+    await work();
   } catch (e) {
     await endDispatchTiming();
     throw e;

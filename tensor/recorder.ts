@@ -197,7 +197,11 @@ export interface DispatchTime {
   name: string;
   /** Workgroup counts of the dispatch. */
   workgroups: [number, number, number];
-  /** GPU time between the beginning and the end of its pass, in nanoseconds. */
+  /**
+   * GPU time between the beginning and the end of its pass, in nanoseconds (WebGPU resolves timestamps to
+   * nanoseconds; a native backend that does not normalise them would report raw ticks, which are
+   * nanoseconds on NVIDIA and lavapipe).
+   */
   ns: number;
 }
 
@@ -264,11 +268,15 @@ export async function endDispatchTiming(): Promise<DispatchTime[]> {
   enc.copyBufferToBuffer(resolved, 0, host, 0, bytes);
   flush();
   recorderStats.readbacks++;
-  await host.mapAsync(GPUMapMode.READ);
-  const stamps = new BigUint64Array(host.getMappedRange().slice(0));
-  host.unmap();
-  for (const b of [resolved, host]) b.destroy();
-  for (const set of p.sets) set.destroy();
+  let stamps: BigUint64Array;
+  try {
+    await host.mapAsync(GPUMapMode.READ);
+    stamps = new BigUint64Array(host.getMappedRange().slice(0));
+    host.unmap();
+  } finally {
+    for (const b of [resolved, host]) b.destroy();
+    for (const set of p.sets) set.destroy();
+  }
   return p.names.map((name, i) => {
     const k = Math.floor(i / (QUERIES_PER_SET / 2)), j = i % (QUERIES_PER_SET / 2);
     const begin = stamps[k * QUERIES_PER_SET + 2 * j], end = stamps[k * QUERIES_PER_SET + 2 * j + 1];

@@ -6,6 +6,7 @@
 import { strict as assert } from "node:assert";
 import { readTensors } from "@lzn/tensor";
 import {
+  checkJointReference,
   classifierConfigOf,
   evaluateJoint,
   generateFromPrior,

@@ -67,9 +67,15 @@ case $phase in
     ;;
   train)
     for pair in "$@"; do
+      if [[ $pair != *=* ]]; then echo "h200.sh: expected recipe=steps, got '$pair'" >&2; continue; fi
       r=${pair%=*} steps=${pair#*=}
       if [[ $r == reference ]]; then reference "$steps"; continue; fi
-      derive "$r" "$r" "{\"train\": {\"steps\": $steps}}"
+      overrides="{\"train\": {\"steps\": $steps}}"
+      # With a trained reference classifier, joint and RF runs also report FID and generation accuracy.
+      if [[ -f runs/reference-fashion-mnist/reference.json ]] && grep -q '"mode": "\(joint\|rf\)"' "tasks/recipes/$r.json"; then
+        overrides="{\"train\": {\"steps\": $steps}, \"eval\": {\"reference\": \"runs/reference-fashion-mnist\", \"generationImages\": 2000}}"
+      fi
+      derive "$r" "$r" "$overrides" || { echo "h200.sh: cannot derive $r" >&2; continue; }
       launch "$r"
       if grep -q '"mode": "joint"\|"mode": "rf"' "runs/$r.json" && [[ -d runs/$r ]]; then
         timeout 120 deno run --allow-read --allow-write=.cache,runs --allow-env main.ts sample \
