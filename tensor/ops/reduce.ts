@@ -150,56 +150,64 @@ function splitCount(op: ReduceOp | "argmax", p: Plan): number {
   return Math.max(1, Math.min(Math.floor(target / p.outCount), Math.ceil(p.redCount / MIN_RUN)));
 }
 
-/** The split path: pass 1 reduces `splits` chunks of every output into partial states, pass 2 merges them. */
-function launchSplitReduce(op: ReduceOp, x: Tensor, p: Plan, out: Tensor, splits: number): void {
-  const c = combiner(op, p.redCount);
-  const WG = 256;
-  const chunk = Math.ceil(p.redCount / splits);
-  const parts = p.outCount * splits;
-  const partial = Tensor.empty([parts * (c.state === "vec2f" ? 2 : 1)]);
-  const first = `${bindings([["X", "read", "f32"], ["P", "read_write", c.state]])}${HELPERS}
-var<workgroup> part: array<${c.state}, ${WG}>;
-@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+const TREE_WG = 256;
+
+/**
+ * A kernel with one workgroup per output slot: `prologue` names the slot, `gather` folds this thread's values
+ * into `acc`, a shared-memory tree merges the workgroup's states, and `store` runs with `acc` = the total.
+ */
+function treeWgsl(decl: string, c: Combiner, prologue: string, gather: string, store: string): string {
+  return `${decl}${HELPERS}
+var<workgroup> part: array<${c.state}, ${TREE_WG}>;
+@compute @workgroup_size(${TREE_WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     @builtin(local_invocation_index) lid: u32) {
-  let q = wid.x + wid.y * nwg.x;
-  let o = q / ${splits}u;
-  let r0 = (q % ${splits}u) * ${chunk}u;
-  let r1 = min(r0 + ${chunk}u, ${p.redCount}u);
-  let b = ${p.base};
+  ${prologue}
   var acc: ${c.state} = ${c.init};
-  if (q < ${parts}u) {
-    for (var r = r0 + lid; r < r1; r = r + ${WG}u) { let v = X[b + ${p.offset}]; ${c.add} }
-  }
+  ${gather}
   part[lid] = acc;
   workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+  for (var s = ${TREE_WG / 2}u; s > 0u; s = s >> 1u) {
     if (lid < s) { acc = part[lid]; let other = part[lid + s]; ${c.merge} part[lid] = acc; }
     workgroupBarrier();
   }
-  if (lid == 0u && q < ${parts}u) { P[q] = part[0]; }
+  acc = part[0];
+  ${store}
 }`;
+}
+
+/** The split path: pass 1 reduces `splits` chunks of every output into partial states, pass 2 merges them. */
+function launchSplitReduce(op: ReduceOp, x: Tensor, p: Plan, out: Tensor, splits: number): void {
+  const c = combiner(op, p.redCount);
+  const chunk = Math.ceil(p.redCount / splits);
+  const parts = p.outCount * splits;
+  const partial = Tensor.empty([parts * (c.state === "vec2f" ? 2 : 1)]);
+  const first = treeWgsl(
+    bindings([["X", "read", "f32"], ["P", "read_write", c.state]]),
+    c,
+    `let q = wid.x + wid.y * nwg.x;
+  let o = q / ${splits}u;
+  let r0 = (q % ${splits}u) * ${chunk}u;
+  let r1 = min(r0 + ${chunk}u, ${p.redCount}u);
+  let b = ${p.base};`,
+    `if (q < ${parts}u) {
+    for (var r = r0 + lid; r < r1; r = r + ${TREE_WG}u) { let v = X[b + ${p.offset}]; ${c.add} }
+  }`,
+    `if (lid == 0u && q < ${parts}u) { P[q] = acc; }`,
+  );
   dispatch({
     kernel: kernel({ name: `reduce_${op}_split`, wgsl: first, storage: ["read", "read_write"] }),
     buffers: [x.buffer, partial.buffer],
     workgroups: linearGrid(parts, 1).workgroups,
   });
-  const second = `${bindings([["P", "read", c.state], ["Y", "read_write", "f32"]])}${HELPERS}
-var<workgroup> part: array<${c.state}, ${WG}>;
-@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) lid: u32) {
-  let o = wid.x + wid.y * nwg.x;
-  var acc: ${c.state} = ${c.init};
-  if (o < ${p.outCount}u) {
-    for (var j = lid; j < ${splits}u; j = j + ${WG}u) { let other = P[o * ${splits}u + j]; ${c.merge} }
-  }
-  part[lid] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { acc = part[lid]; let other = part[lid + s]; ${c.merge} part[lid] = acc; }
-    workgroupBarrier();
-  }
-  if (lid == 0u && o < ${p.outCount}u) { acc = part[0]; Y[o] = ${c.result}; }
-}`;
+  const second = treeWgsl(
+    bindings([["P", "read", c.state], ["Y", "read_write", "f32"]]),
+    c,
+    "let o = wid.x + wid.y * nwg.x;",
+    `if (o < ${p.outCount}u) {
+    for (var j = lid; j < ${splits}u; j = j + ${TREE_WG}u) { let other = P[o * ${splits}u + j]; ${c.merge} }
+  }`,
+    `if (lid == 0u && o < ${p.outCount}u) { Y[o] = ${c.result}; }`,
+  );
   dispatch({
     kernel: kernel({ name: `reduce_${op}_merge`, wgsl: second, storage: ["read", "read_write"] }),
     buffers: [partial.buffer, out.buffer],
@@ -229,25 +237,15 @@ function launchReduce(op: ReduceOp | "argmax", x: Tensor, p: Plan, out: Tensor):
   Y[o] = ${c.result};
 }`;
   } else {
-    const WG = 256;
-    const grid = linearGrid(p.outCount, 1);
-    workgroups = grid.workgroups;
-    wgsl = `${decl}${HELPERS}
-var<workgroup> part: array<${c.state}, ${WG}>;
-@compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-    @builtin(local_invocation_index) lid: u32) {
-  let o = wid.x + wid.y * nwg.x;
-  let b = ${p.base};
-  var acc: ${c.state} = ${c.init};
-  for (var r = lid; r < ${p.redCount}u; r = r + ${WG}u) { let v = X[b + ${p.offset}]; ${c.add} }
-  part[lid] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { acc = part[lid]; let other = part[lid + s]; ${c.merge} part[lid] = acc; }
-    workgroupBarrier();
-  }
-  if (lid == 0u && o < ${p.outCount}u) { acc = part[0]; Y[o] = ${c.result}; }
-}`;
+    workgroups = linearGrid(p.outCount, 1).workgroups;
+    wgsl = treeWgsl(
+      decl,
+      c,
+      `let o = wid.x + wid.y * nwg.x;
+  let b = ${p.base};`,
+      `for (var r = lid; r < ${p.redCount}u; r = r + ${TREE_WG}u) { let v = X[b + ${p.offset}]; ${c.add} }`,
+      `if (lid == 0u && o < ${p.outCount}u) { Y[o] = ${c.result}; }`,
+    );
   }
   const k = kernel({ name: `reduce_${op}`, wgsl, storage: ["read", "read_write"] });
   dispatch({ kernel: k, buffers: [x.buffer, out.buffer], workgroups });
