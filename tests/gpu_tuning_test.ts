@@ -1,13 +1,21 @@
 /**
- * The GPU tunings (conv2d's deep k slabs and split-K over up to 1024 workgroups; reductions split over up to
- * 1024 workgroups) are chosen only on GPU adapters, which CI does not have; this reruns the conv2d and
- * reduction suites with `LZN_TUNING=gpu` so that those kernels are checked against float64 here too.
+ * The GPU tunings (conv2d's deep k slabs and split-K over up to 1024 workgroups; reductions and group norm's
+ * weight and bias gradients split over up to 1024 workgroups) are chosen only on GPU adapters, which CI does
+ * not have; this reruns the conv2d, reduction and group-norm suites with `LZN_TUNING=gpu` so that those
+ * kernels are checked against float64 here too.
  */
 import { strict as assert } from "node:assert";
 
-Deno.test("conv2d and reduction suites under the GPU tunings (LZN_TUNING=gpu) pass on this adapter", async () => {
+Deno.test("conv2d, reduction and group-norm suites under the GPU tunings (LZN_TUNING=gpu) pass on this adapter", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-read", "--allow-env", "tests/conv_test.ts", "tests/reduce_test.ts"],
+    args: [
+      "test",
+      "--allow-read",
+      "--allow-env",
+      "tests/conv_test.ts",
+      "tests/reduce_test.ts",
+      "tests/norm_test.ts",
+    ],
     env: { LZN_TUNING: "gpu" },
     stdout: "piped",
     stderr: "piped",
@@ -17,12 +25,13 @@ Deno.test("conv2d and reduction suites under the GPU tunings (LZN_TUNING=gpu) pa
   const err = new TextDecoder().decode(out.stderr);
   assert.ok(
     out.success,
-    `conv/reduce suites failed under LZN_TUNING=gpu:\n${text.slice(-3000)}\n${err.slice(-2000)}`,
+    `conv/reduce/norm suites failed under LZN_TUNING=gpu:\n${text.slice(-3000)}\n${err.slice(-2000)}`,
   );
   assert.match(text, /conv tuning: gpu/, "the child must have run the GPU tunings");
+  assert.match(text, /groupNorm weight and bias gradients at \[128,32,28,28\] G=8 match float64 \.\.\. ok/);
   const summary = /ok \| (\d+) passed \| 0 failed/.exec(text);
   assert.ok(
     summary && Number(summary[1]) >= 10,
-    `expected the whole conv suite to pass: ${text.slice(-500)}`,
+    `expected the whole conv, reduce and norm suites to pass: ${text.slice(-500)}`,
   );
 });

@@ -6,13 +6,15 @@
  *
  * Backward, with x̂ = (x - μ) r, r = 1/sqrt(σ² + eps), y = x̂ w + b and ĝ = dy w (all per group of L):
  *   dx = r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂)),   dw[c] = Σ_{n,s} dy x̂,   db[c] = Σ_{n,s} dy.
- * dx is one tree per (sample, group); dw and db are one tree per (channel, slice of the batch), and the
- * slices are summed by a reduction when the batch is split to fill the GPU.
+ * dx is one tree per (sample, group). dw and db have only C outputs but N * spatial terms each, so, like a
+ * split reduction, their extent is cut into bounded runs of consecutive elements, one workgroup per (channel,
+ * run), and `reduce` merges the runs' partial sums.
  *
  * @module
  */
 import { record } from "../autograd.ts";
 import { bindings, f32Lit, kernel } from "../kernel.ts";
+import { gpu } from "../device.ts";
 import { dispatch } from "../recorder.ts";
 import { Tensor } from "../tensor.ts";
 import { linearGrid } from "./grid.ts";
@@ -124,47 +126,67 @@ ${treeFn(WG)}
   return dx;
 }
 
+/**
+ * Slices of the affine gradients' reduction: each channel's `N * S` terms are cut into `splits` runs of
+ * `chunk` consecutive (sample, position) indices, one workgroup per (channel, run). Like `reduce`'s split
+ * path: enough runs to fill the device ("cpu" tuning: a few workgroups in all, "gpu": up to 1024), none
+ * shorter than MIN_RUN; and none longer than MAX_RUN, so a large batch adds workgroups, not serial work.
+ */
+function affineSplits(s: Shape): { splits: number; chunk: number } {
+  const MIN_RUN = 4096, MAX_RUN = 65536;
+  const extent = s.N * s.S;
+  const target = gpu().adapter.tuning === "cpu" ? 8 : 1024;
+  const wanted = Math.max(
+    1,
+    Math.min(Math.floor(target / s.C), Math.ceil(extent / MIN_RUN)),
+    Math.ceil(extent / MAX_RUN),
+  );
+  const chunk = Math.ceil(extent / wanted);
+  // Recounted from the rounded-up chunk so that no run starts past the end.
+  return { splits: Math.ceil(extent / chunk), chunk };
+}
+
 /** Per-channel Σ dy x̂ and Σ dy, each `[C]`. */
 function affineGrads(x: Tensor, dy: Tensor, stats: Tensor, s: Shape): [Tensor, Tensor] {
-  // Split the batch into P slices so C*P workgroups fill the GPU, each still summing a few thousand values.
-  const P = Math.max(1, Math.min(s.N, Math.ceil(1024 / s.C), Math.floor((s.N * s.S) / 4096)));
-  const NP = Math.ceil(s.N / P);
-  const WG = workgroupSize(NP * s.S);
-  const dw = Tensor.empty(P === 1 ? [s.C] : [P, s.C]), db = Tensor.empty(P === 1 ? [s.C] : [P, s.C]);
-  const wgsl = `${
-    bindings([["X", "read", "f32"], ["G", "read", "f32"], ["Stats", "read", "f32"], [
-      "DW",
-      "read_write",
-      "f32",
-    ], ["DB", "read_write", "f32"]])
-  }
+  const { splits, chunk } = affineSplits(s);
+  const extent = s.N * s.S, slots = s.C * splits, WG = workgroupSize(chunk);
+  const shape = splits === 1 ? [s.C] : [s.C, splits];
+  const dw = Tensor.empty(shape), db = Tensor.empty(shape);
+  const list: [string, "read" | "read_write", string][] = [
+    ["X", "read", "f32"],
+    ["G", "read", "f32"],
+    ["Stats", "read", "f32"],
+    ["DW", "read_write", "f32"],
+    ["DB", "read_write", "f32"],
+  ];
+  // Run index r = n * S + p of channel c lives at (n * C + c) * S + p = r + (n * (C - 1) + c) * S, so
+  // consecutive threads read consecutive addresses within a sample.
+  const wgsl = `${bindings(list)}
 ${treeFn(WG)}
 @compute @workgroup_size(${WG}) fn main(${HEAD}) {
-  let c = wid.x; let p = wid.y;
-  let n0 = p * ${NP}u;
-  let count = (min(n0 + ${NP}u, ${s.N}u) - n0) * ${s.S}u;
+  let q = wid.x + wid.y * nwg.x;
+  if (q >= ${slots}u) { return; }
+  let c = q / ${splits}u;
+  let r0 = (q % ${splits}u) * ${chunk}u;
+  let r1 = min(r0 + ${chunk}u, ${extent}u);
   var acc = vec2f(0.0);
-  for (var t = lid; t < count; t = t + ${WG}u) {
-    let n = n0 + t / ${s.S}u;
+  for (var r = r0 + lid; r < r1; r = r + ${WG}u) {
+    let n = r / ${s.S}u;
+    let i = r + (n * ${s.C - 1}u + c) * ${s.S}u;
     let st = (n * ${s.G}u + c / ${s.CG}u) * 2u;
-    let i = (n * ${s.C}u + c) * ${s.S}u + t % ${s.S}u;
     let g = G[i];
     acc = acc + vec2f(g * (X[i] - Stats[st]) * Stats[st + 1u], g);
   }
-  let r = tree(acc, lid);
-  if (lid == 0u) { DW[p * ${s.C}u + c] = r.x; DB[p * ${s.C}u + c] = r.y; }
+  let t = tree(acc, lid);
+  if (lid == 0u) { DW[q] = t.x; DB[q] = t.y; }
 }`;
   dispatch({
-    kernel: kernel({
-      name: "group_norm_dwb",
-      wgsl,
-      storage: ["read", "read", "read", "read_write", "read_write"],
-    }),
+    kernel: kernel({ name: "group_norm_dwb", wgsl, storage: list.map((l) => l[1]) }),
     buffers: [x, dy, stats, dw, db].map((t) => t.buffer),
-    workgroups: [s.C, P],
+    workgroups: linearGrid(slots, 1).workgroups,
   });
-  if (P === 1) return [dw, db];
-  const out: [Tensor, Tensor] = [reduce("sum", dw, 0), reduce("sum", db, 0)];
+  if (splits === 1) return [dw, db];
+  const out: [Tensor, Tensor] = [reduce("sum", dw, 1), reduce("sum", db, 1)];
   dw.dispose();
   db.dispose();
   return out;
