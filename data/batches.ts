@@ -100,22 +100,40 @@ export function* batches(split: Split, options: BatchOptions): Generator<Batch, 
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batches: batchSize must be a positive integer, got ${batchSize}`);
   }
-  const size = split.rows * split.cols;
   const order = shuffle
     ? epochOrder(split.count, seed, epoch)
     : Int32Array.from({ length: split.count }, (_, i) => i);
   for (let start = 0; start < split.count; start += batchSize) {
     const b = Math.min(batchSize, split.count - start);
     if (b < batchSize && dropLast) return;
-    const indices = order.slice(start, start + b);
-    const images = new Float32Array(b * size), labels = new Int32Array(b);
-    for (let n = 0; n < b; n++) {
-      const i = indices[n];
-      labels[n] = split.labels[i];
-      toUnitRange(split.images.subarray(i * size, (i + 1) * size), images.subarray(n * size, (n + 1) * size));
-    }
-    yield { images, labels, indices };
+    yield batchOf(split, order.slice(start, start + b));
   }
+}
+
+/**
+ * The batch of the images at `indices` of a split (in that order), in [-1, 1]: the one way every batch is
+ * made, by {@linkcode batches} and by training and evaluation loops that index an epoch order themselves.
+ *
+ * @example
+ * ```ts
+ * import { batchOf, type Split } from "@lzn/data";
+ * const split: Split = { images: new Uint8Array(3 * 4).fill(255), labels: Uint8Array.from([0, 1, 2]), count: 3, rows: 2, cols: 2 };
+ * const b = batchOf(split, Int32Array.from([2, 0]));
+ * console.log(b.labels, b.images[0]); // Int32Array [2, 0] 1
+ * ```
+ */
+export function batchOf(split: Split, indices: ArrayLike<number>): Batch {
+  const size = split.rows * split.cols, b = indices.length;
+  const images = new Float32Array(b * size), labels = new Int32Array(b);
+  for (let n = 0; n < b; n++) {
+    const i = indices[n];
+    if (!(Number.isInteger(i) && i >= 0 && i < split.count)) {
+      throw new RangeError(`batchOf: index ${i} is outside the split (${split.count} images)`);
+    }
+    labels[n] = split.labels[i];
+    toUnitRange(split.images.subarray(i * size, (i + 1) * size), images.subarray(n * size, (n + 1) * size));
+  }
+  return { images, labels, indices: Int32Array.from(indices) };
 }
 
 /**

@@ -27,3 +27,5 @@ export * from "./datasets.ts";
 export * from "./batches.ts";
 export * from "./augment.ts";
 export * from "./png.ts";
+export * from "./views.ts";
+export * from "./png_decode.ts";
