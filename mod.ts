@@ -3,7 +3,8 @@
  *
  * The root module re-exports every workspace member so one import gives the whole library:
  * the tensor core (`@lzn/tensor`), the LZN operations (`@lzn/latent`), encoders and decoders,
- * the typed task graph and recipes (`@lzn/tasks`) and the dataset loaders (`@lzn/data`).
+ * the metrics (`@lzn/metrics`), the typed task graph and recipes (`@lzn/tasks`) and the dataset loaders
+ * (`@lzn/data`).
  *
  * @example
  * ```ts
@@ -20,5 +21,6 @@ export * from "@lzn/tensor";
 export * from "@lzn/latent";
 export * from "@lzn/encoders";
 export * from "@lzn/decoders";
+export * from "@lzn/metrics";
 export * from "@lzn/tasks";
 export * from "@lzn/data";

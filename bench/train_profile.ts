@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import {
   Adam,
   conv2d,
+  crossEntropy,
   gpu,
   groupNorm,
   type KernelProfile,
@@ -30,7 +31,7 @@ import {
 import { alignmentLoss, computeLatents } from "../latent/mod.ts";
 import { ImageEncoder } from "../encoders/mod.ts";
 import { RfImageDecoder } from "../decoders/mod.ts";
-import { crossEntropy, ReferenceClassifier, ReferenceClassifierConfig } from "../tasks/mod.ts";
+import { ReferenceClassifier } from "../metrics/mod.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -207,11 +208,9 @@ async function kernelProfile(
 
 const profiles: { name: string; profile: KernelProfile }[] = [];
 if (values.kernels) {
-  const refConfig = ReferenceClassifierConfig.parse({
-    data: { dataset: "fashion-mnist" },
-    ...(small ? { model: { channels: [8, 8], strides: [2, 2], groups: 4, featureDim: 16 } } : {}),
-  });
-  const reference = new ReferenceClassifier(refConfig.model);
+  const reference = new ReferenceClassifier(
+    small ? { channels: [8, 8], strides: [2, 2], groups: 4, featureDim: 16 } : {},
+  );
   const adam = new Adam([{ params: reference.parameters(), lr: 1e-3 }]);
   const rb = small ? 16 : 128;
   const refImages = randn([rb, 1, 28, 28], { seed: 11 });

@@ -22,7 +22,7 @@
  */
 
 import { compress, decompress } from "./compression.ts";
-import { crc32 } from "./crc32.ts";
+import { crc32 } from "@lzn/tensor";
 import type { ConversionReport, ConvertedDataset } from "./types.ts";
 
 const MAGIC = 0x444e5a4c; // "LZND" read as a little-endian uint32

@@ -19,7 +19,6 @@
 
 export * from "./types.ts";
 export * from "./random.ts";
-export * from "./crc32.ts";
 export * from "./compression.ts";
 export * from "./convert.ts";
 export * from "./cache.ts";

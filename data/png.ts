@@ -5,7 +5,7 @@
  */
 
 import { compress } from "./compression.ts";
-import { crc32 } from "./crc32.ts";
+import { crc32 } from "@lzn/tensor";
 
 /**
  * Raw 8-bit pixels, row-major, `channels` bytes per pixel (1 = grayscale, 3 = RGB).

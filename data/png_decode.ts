@@ -7,7 +7,7 @@
  * @module
  */
 
-import { crc32 } from "./crc32.ts";
+import { crc32 } from "@lzn/tensor";
 import { adam7Passes, type PngPass, scanlineBytes, unfilterScanlines } from "./png_unfilter.ts";
 
 /**

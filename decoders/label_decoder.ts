@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import type { Tensor } from "@lzn/tensor";
+import { parseConfig, type Tensor } from "@lzn/tensor";
 import { decodeLatents } from "@lzn/latent";
 import type { Decoder, DecoderOptions } from "./types.ts";
 
@@ -76,9 +76,7 @@ export class LabelDecoder implements Decoder<Int32Array> {
 
   /** Decodes over `anchors.anchorSet`; throws a readable error for a bad config. */
   constructor(readonly anchors: LabelAnchors, config: Partial<LabelDecoderConfig> = {}) {
-    const parsed = LabelDecoderConfig.safeParse(config);
-    if (!parsed.success) throw new Error(`invalid label decoder config:\n${z.prettifyError(parsed.error)}`);
-    this.config = parsed.data;
+    this.config = parseConfig(LabelDecoderConfig, config, "label decoder config");
   }
 
   /** Latent dimension q. */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-export type { Decoder, DecoderOptions } from "./types.ts";
+export type { Decoder, DecoderLossOptions, DecoderOptions, TrainableDecoder } from "./types.ts";
 export { type LabelAnchors, LabelDecoder, LabelDecoderConfig } from "./label_decoder.ts";
 export {
   normGroups,

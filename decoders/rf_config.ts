@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { parseConfig } from "@lzn/tensor";
 
 /**
  * The RF decoder's config, defaults filled in (see {@link RfDecoderConfig} for the schema).
@@ -168,7 +169,5 @@ export function normGroups(channels: number): number {
  * ```
  */
 export function parseRfDecoderConfig(value: unknown, what = "RF decoder config"): RfDecoderConfig {
-  const parsed = RfDecoderConfig.safeParse(value);
-  if (!parsed.success) throw new Error(`invalid ${what}:\n${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return parseConfig(RfDecoderConfig, value, what);
 }

@@ -44,3 +44,39 @@ export interface Decoder<O> {
   /** Decodes latents `[n, q]`; does not dispose them. */
   decode(latents: Tensor, opts?: DecoderOptions): Promise<O>;
 }
+
+/**
+ * Options of {@link TrainableDecoder.loss}: the condition of each item and the seed of the loss's noise.
+ *
+ * @example
+ * ```ts
+ * import type { DecoderLossOptions } from "@lzn/decoders";
+ * const opts: DecoderLossOptions = { labels: Int32Array.from([3, 1]), seed: 7 };
+ * ```
+ */
+export interface DecoderLossOptions {
+  /** Latents `[B, q]` the decoder is conditioned on (decoders with a latent input). */
+  latents?: Tensor;
+  /** Class of every item (class-conditional decoders). */
+  labels?: Int32Array;
+  /** Seed of the loss's own noise (e.g. the RF loss's times and image noise). */
+  seed: number;
+}
+
+/**
+ * A decoder with a training loss of its own (the RF image decoder's flow-matching loss, spec §5.4): data of
+ * type `D` in, a differentiable scalar out.
+ *
+ * @example
+ * ```ts
+ * import type { TrainableDecoder } from "@lzn/decoders";
+ * import type { Tensor } from "@lzn/tensor";
+ * function rf(dec: TrainableDecoder<unknown, Tensor>, images: Tensor, seed: number) {
+ *   return dec.loss(images, { seed }); // scalar
+ * }
+ * ```
+ */
+export interface TrainableDecoder<O, D> extends Decoder<O> {
+  /** The scalar loss of a batch; call inside a `scope`. */
+  loss(data: D, opts: DecoderLossOptions): Tensor;
+}

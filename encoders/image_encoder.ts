@@ -7,11 +7,10 @@
  * @module
  */
 import { z } from "zod";
-import { Conv2d, GroupNorm, InitRng, Module, type Tensor, tensor } from "@lzn/tensor";
-import { computeLatents } from "@lzn/latent";
-import { parseConfig } from "./config.ts";
+import { Conv2d, GroupNorm, InitRng, Module, parseConfig, type Tensor, tensor } from "@lzn/tensor";
 import { LatentHead } from "./latent_head.ts";
-import type { Encoder, ImageBatch, LatentOptions } from "./types.ts";
+import { batchLatents } from "./batch_latents.ts";
+import type { BatchEncoder, BatchLatentOptions, ImageBatch, LatentOptions } from "./types.ts";
 
 /**
  * The image encoder's config, defaults filled in (see {@link ImageEncoderConfig} for the schema).
@@ -225,7 +224,7 @@ class ConvLevel extends Module {
  * const latents = enc.latents(batch, { tau: 1, seed: 7 }); // [4, 32], zone samples over the 4 anchors
  * ```
  */
-export class ImageEncoder extends Module implements Encoder<ImageBatch> {
+export class ImageEncoder extends Module implements BatchEncoder<ImageBatch> {
   /** The validated config. */
   readonly config: ImageEncoderConfig;
   /** Conv levels, in order. */
@@ -302,14 +301,12 @@ export class ImageEncoder extends Module implements Encoder<ImageBatch> {
     return this.latentsOf(this.anchors(batch), opts);
   }
 
-  /** Latents of already computed anchors (differentiable in them). */
-  latentsOf(anchors: Tensor, opts: LatentOptions = {}): Tensor {
-    return computeLatents(anchors, {
-      solver: this.config.latentSolver,
-      steps: this.config.latentSteps,
-      tau: opts.tau ?? 1,
-      seed: opts.seed ?? 0,
-    });
+  /**
+   * Latents of already computed anchors: over the anchors themselves (differentiable in them), or, with a
+   * `bank`, each row over the bank plus itself (inference; independent of the other rows).
+   */
+  latentsOf(anchors: Tensor, opts: BatchLatentOptions = {}): Tensor {
+    return batchLatents(anchors, { solver: this.config.latentSolver, steps: this.config.latentSteps }, opts);
   }
 
   /** Number of images in a batch. */

@@ -6,9 +6,18 @@
  * @module
  */
 import { z } from "zod";
-import { concat, gather, InitRng, Module, parameter, SeedStream, type Tensor, tensor } from "@lzn/tensor";
+import {
+  concat,
+  gather,
+  InitRng,
+  Module,
+  parameter,
+  parseConfig,
+  SeedStream,
+  type Tensor,
+  tensor,
+} from "@lzn/tensor";
 import { computeLatents } from "@lzn/latent";
-import { parseConfig } from "./config.ts";
 import type { AnchorSetEncoder, Labels, LatentOptions } from "./types.ts";
 
 /**

@@ -13,9 +13,17 @@
  *
  * @module
  */
-export { ConfigError, parseConfig } from "./config.ts";
-export type { AnchorSetEncoder, Encoder, ImageBatch, Labels, LatentOptions } from "./types.ts";
+export type {
+  AnchorSetEncoder,
+  BatchEncoder,
+  BatchLatentOptions,
+  Encoder,
+  ImageBatch,
+  Labels,
+  LatentOptions,
+} from "./types.ts";
 export { LatentHead, type LatentHeadOptions } from "./latent_head.ts";
+export { batchLatents } from "./batch_latents.ts";
 export {
   encoderFlops,
   featureResolutions,
@@ -25,3 +33,10 @@ export {
   type ImageEncoderConfigInput,
 } from "./image_encoder.ts";
 export { LabelEncoder, LabelEncoderConfig, type LabelEncoderConfigInput } from "./label_encoder.ts";
+export { ResidualBlock, type ResidualBlockOptions, ResNetStem } from "./resnet_blocks.ts";
+export {
+  ResNetEncoder,
+  ResNetEncoderArchitecture,
+  ResNetEncoderConfig,
+  type ResNetEncoderConfigInput,
+} from "./resnet_encoder.ts";

@@ -95,3 +95,43 @@ export interface AnchorSetEncoder<I> extends Encoder<I> {
   /** Index into {@link AnchorSetEncoder.anchorSet} of every item. */
   indices(input: I): Int32Array;
 }
+
+/**
+ * Options of {@link BatchEncoder.latentsOf}: the latent options plus an optional anchor bank.
+ *
+ * @example
+ * ```ts
+ * import { ImageEncoder, type BatchLatentOptions } from "@lzn/encoders";
+ * import { tensor } from "@lzn/tensor";
+ * const enc = new ImageEncoder({ latentDim: 8 });
+ * const bank = tensor(new Float32Array(16 * 8).map((_, i) => Math.sin(i)), [16, 8]);
+ * const opts: BatchLatentOptions = { tau: 0, bank };
+ * const z = enc.latentsOf(enc.anchors({ images: new Float32Array(784), count: 1 }), opts); // [1, 8]
+ * ```
+ */
+export interface BatchLatentOptions extends LatentOptions {
+  /**
+   * An anchor bank `[M, q]` (e.g. anchors of training images stored with a model). With a bank, the latent
+   * of row i is computed against the bank plus row i's own anchor, so it does not depend on the other rows:
+   * inference on one image gives the same latent as inside any batch. Without one, the rows' anchors are the
+   * anchor set (the minibatch approximation of training, spec §8).
+   */
+  bank?: Tensor;
+}
+
+/**
+ * An encoder whose latent flow runs over the anchors of a batch (images, spec §1.5 and §1.7), so the latents
+ * of already computed anchors can be asked for: training computes anchors once and uses them twice.
+ *
+ * @example
+ * ```ts
+ * import type { BatchEncoder, ImageBatch } from "@lzn/encoders";
+ * function centres(enc: BatchEncoder<ImageBatch>, batch: ImageBatch) {
+ *   return enc.latentsOf(enc.anchors(batch), { tau: 0 }); // zone centres over the batch
+ * }
+ * ```
+ */
+export interface BatchEncoder<I> extends Encoder<I> {
+  /** Latents `[n, q]` of anchors `[n, q]` (differentiable in them). */
+  latentsOf(anchors: Tensor, opts?: BatchLatentOptions): Tensor;
+}

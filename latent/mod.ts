@@ -44,3 +44,4 @@ export {
   type FlowSchedule,
   type FlowStep,
 } from "./schedule.ts";
+export { latentsWithBank } from "./bank.ts";

@@ -1,10 +1,24 @@
 /**
- * One-time machine setup run before `deno task demo` and `deno task test`: makes sure a WebGPU adapter
- * exists. On headless Linux without one it installs Mesa's CPU Vulkan driver (lavapipe) through apt-get
- * when running as root, otherwise it says exactly what to install.
+ * One-time machine setup run before `deno task demo` and `deno task test`: makes sure a Vulkan WebGPU adapter
+ * exists. On headless Linux without a Vulkan driver it installs Mesa's CPU Vulkan driver (lavapipe) through
+ * apt-get when running as root, otherwise it says exactly what to install. An OpenGL-only adapter (Deno's GL
+ * backend on Mesa llvmpipe) is not enough: libEGL's thread clean-up can abort `deno test` at exit with a
+ * double free after every test passed (see tensor/device.ts), so such a machine gets lavapipe too.
  *
  * @module
  */
+
+const ICD_DIRS = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
+
+/** True if a Vulkan driver manifest is installed (what the Vulkan loader looks for). */
+function hasVulkanDriver(): boolean {
+  for (const dir of ICD_DIRS) {
+    try {
+      for (const entry of Deno.readDirSync(dir)) if (entry.name.endsWith(".json")) return true;
+    } catch { /* no such directory */ }
+  }
+  return Boolean(Deno.env.get("VK_DRIVER_FILES") || Deno.env.get("VK_ICD_FILENAMES"));
+}
 
 async function hasAdapter(): Promise<string | null> {
   // A child process: the adapter list of this process is fixed once WebGPU initialised.
@@ -30,11 +44,11 @@ async function run(cmd: string, args: string[]): Promise<boolean> {
   }
 }
 
-const name = await hasAdapter();
+const name = Deno.build.os !== "linux" || hasVulkanDriver() ? await hasAdapter() : null;
 if (name) {
   console.log(`setup: WebGPU adapter: ${name}`);
 } else if (Deno.build.os === "linux" && Deno.uid?.() === 0) {
-  console.log("setup: no WebGPU adapter; installing Mesa's CPU Vulkan driver (mesa-vulkan-drivers) ...");
+  console.log("setup: no Vulkan WebGPU adapter; installing Mesa's CPU Vulkan driver (mesa-vulkan-drivers) ...");
   const ok = await run("apt-get", ["update", "-qq"]) &&
     await run("apt-get", ["install", "-y", "-qq", "mesa-vulkan-drivers", "libvulkan1"]);
   const after = ok ? await hasAdapter() : null;

@@ -1,24 +1,24 @@
 /**
  * Image input of the `classify` and `embed` commands: one `.npy` array of digits (uint8 0..255 `[n, 28, 28]`
- * or `[n, 784]`, or float32 in [0, 1] of the same shapes) or any number of 28x28 PNG files (white ink on
- * black, as MNIST). The result is an `ImageBatch` in [-1, 1].
+ * or `[n, 784]`, or float32 in [0, 1] of the same shapes) or any number of 28x28 PNG files of any colour
+ * type, bit depth or interlacing (decoded to grey by `@lzn/data`'s `decodePng`; white ink on black, as
+ * MNIST). The result is an `ImageBatch` in [-1, 1].
  *
  * @module
  */
 import type { ImageBatch } from "@lzn/encoders";
+import { InputError } from "./errors.ts";
 import { readNpy } from "./npy.ts";
-import { decodePngGray } from "./png_read.ts";
+import { decodePng, PngDecodeError } from "@lzn/data";
 
 /**
  * Images read from files, with a name per image for the output.
  *
  * @example
  * ```ts
- * import { classify, type ImageInput, loadClassifier, readImages } from "@lzn/tasks";
- * const { model } = await loadClassifier("runs/demo");
+ * import { type ImageInput, readImages } from "@lzn/tasks";
  * const { batch, names }: ImageInput = await readImages(["digits.npy"]);
- * const labels = await classify(model, batch);
- * names.forEach((name, i) => console.log(name, labels[i]));
+ * console.log(batch.count, names[0]); // 200 digits.npy[0]
  * ```
  */
 export interface ImageInput {
@@ -29,22 +29,24 @@ export interface ImageInput {
 }
 
 /**
- * Reads images of `size x size` pixels from one `.npy` file or from PNG files.
+ * Reads images of `size x size` pixels from one `.npy` file or from PNG files. Every problem is an
+ * `InputError` naming the file (and the image and pixel for a non-finite value): no input, a missing file,
+ * a wrong shape or dtype, an empty array, values out of range.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { readImages } from "@lzn/tasks";
- * // const { batch, names } = await readImages(["digits.npy"]);
- * // const { batch } = await readImages(["a.png", "b.png"]);
+ * const { batch, names } = await readImages(["digits.npy"]);
+ * const pngs = await readImages(["a.png", "b.png"]);
  * ```
  */
 export async function readImages(paths: string[], size = 28): Promise<ImageInput> {
-  if (!paths.length) throw new Error("no input images given (a .npy file or PNG files)");
+  if (!paths.length) throw new InputError("no input images given (a .npy file or PNG files)");
   const px = size * size;
   const npys = paths.filter((p) => p.toLowerCase().endsWith(".npy"));
   if (npys.length) {
     if (paths.length !== 1) {
-      throw new Error("give either one .npy file or PNG files, not both or several .npy files");
+      throw new InputError("give either one .npy file or PNG files, not both or several .npy files");
     }
     const path = paths[0];
     const { dtype, shape, data } = await readNpy(path);
@@ -56,32 +58,54 @@ export async function readImages(paths: string[], size = 28): Promise<ImageInput
       ? 1
       : -1;
     if (n < 0) {
-      throw new Error(
+      throw new InputError(
         `${path}: expected shape [n, ${size}, ${size}] or [n, ${px}], got [${shape.join(", ")}]`,
       );
     }
+    if (n === 0) throw new InputError(`${path} holds no images (shape [${shape.join(", ")}])`);
     let scale: number;
     if (dtype === "uint8") scale = 2 / 255;
     else if (dtype === "float32" || dtype === "float64") {
-      let max = 0;
-      for (let i = 0; i < data.length; i++) max = Math.max(max, data[i]);
-      if (max > 1.0001) {
-        throw new Error(`${path}: float images must be in [0, 1] (max is ${max}); save uint8 for 0..255`);
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i];
+        // NaN fails both comparisons' negation: checked explicitly so it is never mistaken for a pixel.
+        if (!(v >= 0 && v <= 1.0001)) {
+          throw new InputError(
+            `${path}: image ${Math.floor(i / px)}, pixel ${
+              i % px
+            } is ${v}; float images must be finite and in [0, 1] ` +
+              `(save uint8 for 0..255)`,
+          );
+        }
       }
       scale = 2;
-    } else throw new Error(`${path}: expected uint8 or float images, got ${dtype}`);
+    } else throw new InputError(`${path}: expected uint8 or float images, got ${dtype}`);
     const images = new Float32Array(n * px);
     for (let i = 0; i < images.length; i++) images[i] = data[i] * scale - 1;
     return { batch: { images, count: n }, names: Array.from({ length: n }, (_, i) => `${path}[${i}]`) };
   }
   const images = new Float32Array(paths.length * px);
   for (const [k, path] of paths.entries()) {
-    if (!path.toLowerCase().endsWith(".png")) throw new Error(`${path}: expected a .npy or .png file`);
-    const img = await decodePngGray(await Deno.readFile(path), path);
+    if (!path.toLowerCase().endsWith(".png")) throw new InputError(`${path}: expected a .npy or .png file`);
+    const img = await decodePng(await readInput(path), { source: path }).catch((e) => {
+      throw e instanceof PngDecodeError ? new InputError(e.message) : e;
+    });
     if (img.width !== size || img.height !== size) {
-      throw new Error(`${path}: expected a ${size}x${size} image, got ${img.width}x${img.height}`);
+      throw new InputError(`${path}: expected a ${size}x${size} image, got ${img.width}x${img.height}`);
     }
-    for (let i = 0; i < px; i++) images[k * px + i] = img.pixels[i] * (2 / 255) - 1;
+    for (let i = 0; i < px; i++) images[k * px + i] = img.data[i] * (2 / 255) - 1;
   }
   return { batch: { images, count: paths.length }, names: [...paths] };
+}
+
+async function readInput(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new InputError(`input file not found: ${path}`);
+    if (e instanceof Deno.errors.IsADirectory) {
+      throw new InputError(`${path} is a directory, not an image file`);
+    }
+    throw e;
+  }
 }

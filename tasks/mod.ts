@@ -1,126 +1,107 @@
 /**
- * `@lzn/tasks`: the typed latent graph (a `LatentSpace` where modalities register encoders and decoders,
- * and tasks are compositions of them), the LZN classification recipe (training by latent alignment with
- * checkpoint/resume, evaluation as spec §7.5), the joint generation + classification recipe of case study 3
- * (RF image decoder + LZN, with the RF-only baseline; generation `label -> image` and `prior -> image`),
- * and the small I/O helpers the CLI uses.
+ * `@lzn/tasks`: the typed latent graph (a `LatentSpace` whose modalities register encoders and decoders and
+ * whose stages — anchors, latents, alignment, decoding, a decoder's loss — every objective and evaluation is
+ * written against), the recipes of the paper's case studies as declarations, the one trainer that runs any
+ * recipe with checkpoints and resume, and the command line.
  *
  * @example
  * ```ts
- * import { LznClassifier, ModelConfig } from "@lzn/tasks";
- * const model = new LznClassifier(ModelConfig.parse({ latentDim: 32 }));
+ * import { ClassificationModel, parseRecipeConfig } from "@lzn/tasks";
+ * const model = new ClassificationModel(parseRecipeConfig({ recipe: "classification" }, "example"));
  * const classify = model.space.task({ from: "image", to: "label" }); // Task<ImageBatch, Labels>
+ * model.dispose();
  * ```
  *
  * @module
  */
+export { LatentSpace } from "./space.ts";
+export type {
+  AlignOptions,
+  AnchorSetNames,
+  BatchEncoderNames,
+  Checked,
+  DecodeOptionsOf,
+  DecoderData,
+  DecoderNames,
+  DecoderOutput,
+  Embedding,
+  EmbeddingKind,
+  EncoderInput,
+  EncoderNames,
+  InputOf,
+  Modality,
+  OutputOf,
+  Task,
+  TaskOptions,
+  TrainableDecoderNames,
+} from "./space_types.ts";
+export type * from "./config_types.ts";
+export { architectureHash, configHash, diffPaths, parseWith, stableHash } from "./config/hash.ts";
+export type {
+  EvalContext,
+  Metrics,
+  ObjectiveTerm,
+  Part,
+  Recipe,
+  RecipeConfig,
+  RecipeModel,
+  StepContext,
+  TrainBatch,
+} from "./recipe.ts";
 export {
-  type Alignment,
-  type AnchorSetNames,
-  type DecoderNames,
-  type DecoderOutput,
-  type Embedding,
-  type EmbeddingKind,
-  type EncoderInput,
-  type EncoderNames,
-  LatentSpace,
-  type Modality,
-  type SpaceAlignmentOptions,
-  type Task,
-  type TaskOptions,
-} from "./space.ts";
+  type AnyRecipeConfig,
+  parseRecipeConfig,
+  readConfigFile,
+  type RecipeConfigs,
+  type RecipeName,
+  recipeOf,
+  RECIPES,
+} from "./registry.ts";
+export { InputError } from "./errors.ts";
 export {
-  type AlignmentConfig,
-  architectureHash,
-  ClassifierConfig,
-  type ClassifierConfigInput,
-  type DataConfig,
-  type EvalConfig,
-  ModelConfig,
-  parseClassifierConfig,
-  stableHash,
-  TrainConfig,
-} from "./config.ts";
-export { type ClassifierSpace, LznClassifier } from "./classifier.ts";
+  buildOptimizers,
+  disposeOptimizers,
+  loadStateDict,
+  type Optimizers,
+  pickState,
+  stateDict,
+} from "./state.ts";
 export {
   CheckpointError,
+  discardRun,
   hasCheckpoint,
-  loadCheckpoint,
+  isRunFile,
+  loadCheckpointTensors,
   readRunState,
+  RUN_FORMAT,
   type RunState,
-  STATE_FORMAT,
   writeCheckpoint,
-} from "./checkpoint.ts";
-export { gatherBatch, loadRunData } from "./data.ts";
+} from "./run_dir.ts";
+export { lockRun, type RunLock } from "./run_lock.ts";
+export { imageBatch, loadRunData } from "./run_data.ts";
 export { formatDuration, formatProgress, type ProgressReport } from "./progress.ts";
+export { swapEma, train, type TrainedRun, type TrainOptions } from "./trainer.ts";
+export { evaluateRun, type LoadedRun, loadRun, shippedRecipe } from "./run.ts";
 export {
-  classFrequencies,
-  lrFactor,
-  restore,
-  type StartMode,
-  trainClassifier,
-  type TrainedClassifier,
-  type TrainOptions,
-} from "./train.ts";
-export {
-  type EvalReport,
+  type AccuracyOptions,
+  type AccuracyReport,
+  type ClassifyingSpace,
+  classifyWithBank,
   type EvalResult,
-  evaluateClassifier,
-  type EvaluateOptions,
+  evaluateAccuracy,
   formatEvalTable,
-} from "./evaluate.ts";
-export { loadClassifier, type LoadClassifierOptions } from "./trained.ts";
-export { type BatchedTaskOptions, classify, embed, labelLatents } from "./compose.ts";
-export { decodeNpy, encodeNpy, type NpyArray, type NpyDtype, readNpy, writeNpy } from "./npy.ts";
-export { decodePngGray, type GrayImage } from "./png_read.ts";
-export { type ImageInput, readImages } from "./image_input.ts";
-export { predictionGrid, type PredictionGridOptions, writePredictionGrid } from "./visualize.ts";
-export {
-  classifyCommand,
-  DEMO_CONFIG,
-  demoCommand,
-  embedCommand,
-  evalCommand,
-  readConfigFile,
-  trainCommand,
-} from "./commands.ts";
-export * from "./metrics/mod.ts";
+} from "./evaluation/accuracy.ts";
+export { classFrequencies, labelWeights } from "./recipes/shared.ts";
+export { classification, ClassificationModel } from "./recipes/classification.ts";
+export { generation, GenerationModel, type GenerationSpace } from "./recipes/generation.ts";
+export { CrossEntropyModel, crossEntropyRecipe, EncoderClassifier } from "./recipes/cross_entropy.ts";
+export { representation, RepresentationModel, viewOptions } from "./recipes/representation.ts";
+export { evaluateRepresentation, featuresOf, pcaPicture } from "./evaluation/probe.ts";
+export { evaluateGeneration, referenceOf } from "./evaluation/generation.ts";
+export { type Generated, generateImages, type GenerateOptions } from "./evaluation/sampling.ts";
+export { bankAccuracy } from "./evaluation/bank_accuracy.ts";
+export { computeBank, loadBank, saveBank } from "./bank.ts";
 export { GaussianPrior } from "./prior.ts";
-export {
-  classifierConfigOf,
-  jointArchitectureHash,
-  JointConfig,
-  type JointConfigInput,
-  type JointEvalConfig,
-  type JointMode,
-  type JointModelConfig,
-  type JointTrainConfig,
-  parseJointConfig,
-  type SamplerConfig,
-} from "./joint_config.ts";
-export { JointModel, type JointParameterGroups, type JointSpace } from "./joint_model.ts";
-export {
-  JOINT_STATE_FORMAT,
-  type JointRunState,
-  loadJointCheckpoint,
-  readJointState,
-  writeJointCheckpoint,
-} from "./joint_checkpoint.ts";
-export {
-  type JointEmas,
-  type JointProgress,
-  type JointTrainOptions,
-  restoreJoint,
-  swapEma,
-  type TrainedJoint,
-  trainJoint,
-} from "./joint_train.ts";
-export { checkJointReference, evaluateJoint, type JointEvalReport } from "./joint_eval.ts";
-export { loadJoint } from "./joint_trained.ts";
-export { generateFromLabels, generateFromPrior, type GenerateOptions } from "./generate.ts";
-export {
-  readJointConfigFile,
-  sampleCommand,
-  type SampleCommandOptions,
-  trainJointCommand,
-} from "./joint_commands.ts";
+export { predictionGrid, type PredictionGridOptions, writePredictionGrid } from "./visualize.ts";
+export { type ImageInput, readImages } from "./image_input.ts";
+export { decodeNpy, encodeNpy, type NpyArray, type NpyDtype, readNpy, writeNpy } from "./npy.ts";

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { InputError } from "./errors.ts";
 
 /**
  * Element types this module reads and writes.
@@ -90,7 +91,7 @@ export function encodeNpy(array: NpyArray): Uint8Array {
  */
 export function decodeNpy(bytes: Uint8Array, where = "(bytes)"): NpyArray {
   const fail = (why: string): never => {
-    throw new Error(`${where} is not a readable .npy file: ${why}`);
+    throw new InputError(`${where} is not a readable .npy file: ${why}`);
   };
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail("no NPY magic (\\x93NUMPY)");
   const major = bytes[6];
@@ -133,13 +134,23 @@ export function decodeNpy(bytes: Uint8Array, where = "(bytes)"): NpyArray {
  * Reads an NPY file.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { readNpy } from "@lzn/tasks";
- * // const { shape, data } = await readNpy("digits.npy");
+ * const { shape, data } = await readNpy("digits.npy");
  * ```
  */
 export async function readNpy(path: string): Promise<NpyArray> {
-  return decodeNpy(await Deno.readFile(path), path);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new InputError(`input file not found: ${path}`);
+    if (e instanceof Deno.errors.IsADirectory) {
+      throw new InputError(`${path} is a directory, not a .npy file`);
+    }
+    throw e;
+  }
+  return decodeNpy(bytes, path);
 }
 
 /**

@@ -27,7 +27,7 @@ export function formatDuration(seconds: number): string {
  * @example
  * ```ts
  * import { formatProgress, type ProgressReport } from "@lzn/tasks";
- * const report: ProgressReport = { step: 300, total: 600, loss: 0.25, itPerSec: 2, skipped: 1 };
+ * const report: ProgressReport = { step: 300, total: 600, loss: 0.25, terms: {}, itPerSec: 2, skipped: 1 };
  * console.log(formatProgress(report)); // step 300/600  loss 0.2500  2.00 it/s  ETA 2m30s  skipped 1
  * ```
  */
@@ -36,8 +36,10 @@ export interface ProgressReport {
   step: number;
   /** Steps in total. */
   total: number;
-  /** Mean loss over the steps since the last report. */
+  /** Mean total loss (the weighted sum of the terms) over the finite steps since the last report. */
   loss: number;
+  /** Mean of each objective term (unweighted) over the same steps; shown when there are several. */
+  terms: Record<string, number>;
   /** Steps per second over the steps since the last report. */
   itPerSec: number;
   /** Steps skipped as non-finite so far. */
@@ -50,13 +52,15 @@ export interface ProgressReport {
  * @example
  * ```ts
  * import { formatProgress } from "@lzn/tasks";
- * console.log(formatProgress({ step: 120, total: 600, loss: 0.3124, itPerSec: 1.85, skipped: 0 }));
- * // step 120/600  loss 0.3124  1.85 it/s  ETA 4m19s
+ * console.log(formatProgress({ step: 120, total: 600, loss: 0.3, terms: { label: 0.1, rf: 0.2 }, itPerSec: 1.85, skipped: 0 }));
+ * // step 120/600  loss 0.3000 (label 0.1000, rf 0.2000)  1.85 it/s  ETA 4m19s
  * ```
  */
 export function formatProgress(r: ProgressReport): string {
   const eta = r.itPerSec > 0 ? (r.total - r.step) / r.itPerSec : Infinity;
   const width = String(r.total).length;
-  return `step ${String(r.step).padStart(width)}/${r.total}  loss ${r.loss.toFixed(4)}  ` +
+  const names = Object.keys(r.terms);
+  const parts = names.length > 1 ? ` (${names.map((n) => `${n} ${r.terms[n].toFixed(4)}`).join(", ")})` : "";
+  return `step ${String(r.step).padStart(width)}/${r.total}  loss ${r.loss.toFixed(4)}${parts}  ` +
     `${r.itPerSec.toFixed(2)} it/s  ETA ${formatDuration(eta)}${r.skipped ? `  skipped ${r.skipped}` : ""}`;
 }

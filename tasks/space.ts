@@ -1,265 +1,45 @@
 /**
  * The typed graph of design §6: a `LatentSpace` of dimension q in which modalities register an encoder
- * (data -> anchors) and/or a decoder (latent -> data). Tasks and training objectives are compositions of
- * registered parts, typed by them:
+ * (data -> anchors -> latents) and/or a decoder (latents -> data). The space exposes the stages that training
+ * objectives and evaluations are written against — anchors of a modality, latents (of inputs or of already
+ * computed anchors), alignment of latents into a modality's zones, decoding, and a decoder's own loss — and
+ * builds its tasks from the same stages:
  *
  * - `space.task({ from: "image", to: "label" })` is a `Task<ImageBatch, Labels>` (classification);
  * - `space.task({ from: "image" })` is a `Task<ImageBatch, Embedding>` (representation);
- * - `space.alignment({ from: "image", to: "label" })` is the latent-alignment objective between the two.
+ * - `space.align(z, "label", labels)` is the latent-alignment loss of latents `z` into the label zones.
  *
  * Each `register` returns a new space whose type records the modality, so a name that is not registered,
- * or one registered without the needed encoder/decoder, is a compile-time error when the names are
- * literals. Names only known at run time (plain `string`) are checked when the task is built, with an error
- * that says what is registered.
+ * or one registered without the needed part, is a compile-time error when the names are literals. Names
+ * only known at run time (plain `string`) are checked when used, with an error that says what is registered.
  *
  * @module
  */
-import { noGrad, scope, type Tensor } from "@lzn/tensor";
+import { noGrad, scope, Tensor } from "@lzn/tensor";
 import { alignmentLoss } from "@lzn/latent";
-import type { AnchorSetEncoder, Encoder } from "@lzn/encoders";
-import type { Decoder } from "@lzn/decoders";
-
-/**
- * What a modality registers: an encoder, a decoder, or both.
- *
- * @example
- * ```ts
- * import { LabelDecoder } from "@lzn/decoders";
- * import { LabelEncoder } from "@lzn/encoders";
- * import { LatentSpace, type Modality } from "@lzn/tasks";
- * const encoder = new LabelEncoder({ classes: 10, latentDim: 8 });
- * const label: Modality = { encoder, decoder: new LabelDecoder(encoder) };
- * const space = new LatentSpace(8).register("label", label);
- * ```
- */
-export interface Modality {
-  /** Maps data of the modality to anchors and latents (needed by `task({ from })` and `alignment`). */
-  // deno-lint-ignore no-explicit-any
-  encoder?: Encoder<any>;
-  /** Maps latents back to data of the modality (needed by `task({ to })`). */
-  // deno-lint-ignore no-explicit-any
-  decoder?: Decoder<any>;
-}
+import type { AnchorSetEncoder, BatchEncoder, BatchLatentOptions, Encoder } from "@lzn/encoders";
+import type { Decoder, DecoderLossOptions, DecoderOptions, TrainableDecoder } from "@lzn/decoders";
+import type {
+  AlignOptions,
+  BatchEncoderNames,
+  Checked,
+  DecodeOptionsOf,
+  DecoderData,
+  DecoderNames,
+  Embedding,
+  EmbeddingKind,
+  EncoderNames,
+  InputOf,
+  Modality,
+  OutputOf,
+  Task,
+  TrainableDecoderNames,
+} from "./space_types.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyEncoder = Encoder<any>;
 // deno-lint-ignore no-explicit-any
 type AnyDecoder = Decoder<any>;
-// deno-lint-ignore no-explicit-any
-type AnyAnchorSetEncoder = AnchorSetEncoder<any>;
-
-/**
- * Names of the modalities of `M` that have an encoder.
- *
- * @example
- * ```ts
- * import { LabelDecoder } from "@lzn/decoders";
- * import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
- * import type { EncoderNames } from "@lzn/tasks";
- * type Parts = {
- *   image: { encoder: ImageEncoder };
- *   label: { encoder: LabelEncoder; decoder: LabelDecoder };
- *   out: { decoder: LabelDecoder };
- * };
- * const from: EncoderNames<Parts> = "image"; // "image" | "label"
- * ```
- */
-export type EncoderNames<M> =
-  & { [K in keyof M]: M[K] extends { encoder: AnyEncoder } ? K : never }[keyof M]
-  & string;
-/**
- * Names of the modalities of `M` that have a decoder.
- *
- * @example
- * ```ts
- * import { LabelDecoder } from "@lzn/decoders";
- * import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
- * import type { DecoderNames } from "@lzn/tasks";
- * type Parts = { image: { encoder: ImageEncoder }; label: { encoder: LabelEncoder; decoder: LabelDecoder } };
- * const to: DecoderNames<Parts> = "label"; // the only modality with a decoder
- * ```
- */
-export type DecoderNames<M> =
-  & { [K in keyof M]: M[K] extends { decoder: AnyDecoder } ? K : never }[keyof M]
-  & string;
-/**
- * Names of the modalities of `M` whose encoder has a fixed anchor set (alignment targets).
- *
- * @example
- * ```ts
- * import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
- * import type { AnchorSetNames } from "@lzn/tasks";
- * type Parts = { image: { encoder: ImageEncoder }; label: { encoder: LabelEncoder } };
- * const target: AnchorSetNames<Parts> = "label"; // ImageEncoder has no fixed anchor set
- * ```
- */
-export type AnchorSetNames<M> =
-  & { [K in keyof M]: M[K] extends { encoder: AnyAnchorSetEncoder } ? K : never }[keyof M]
-  & string;
-
-/**
- * The data type an encoder of modality `S` takes.
- *
- * @example
- * ```ts
- * import type { ImageBatch, ImageEncoder } from "@lzn/encoders";
- * import type { EncoderInput } from "@lzn/tasks";
- * type In = EncoderInput<{ encoder: ImageEncoder }>; // ImageBatch
- * const x: In = { images: new Float32Array(784), count: 1 } satisfies ImageBatch;
- * ```
- */
-export type EncoderInput<S> = S extends { encoder: Encoder<infer I> } ? I : never;
-/**
- * The data type a decoder of modality `S` produces.
- *
- * @example
- * ```ts
- * import type { LabelDecoder } from "@lzn/decoders";
- * import type { DecoderOutput } from "@lzn/tasks";
- * type Out = DecoderOutput<{ decoder: LabelDecoder }>; // Int32Array
- * const labels: Out = Int32Array.from([3, 1]);
- * ```
- */
-export type DecoderOutput<S> = S extends { decoder: Decoder<infer O> } ? O : never;
-
-// A literal name must be one of `Allowed`; a plain `string` is accepted and checked at run time. Written as
-// a conditional on F so that F is still inferred from the argument, and the error names the allowed set.
-type Checked<F extends string, Allowed extends string> = string extends F ? string
-  : F extends Allowed ? F
-  : Allowed;
-type InputOf<M, F extends string> = string extends F ? unknown
-  : F extends keyof M ? EncoderInput<M[F]>
-  : never;
-type OutputOf<M, T extends string> = string extends T ? unknown
-  : T extends keyof M ? DecoderOutput<M[T]>
-  : never;
-
-/**
- * Anchors or latents of a batch, on the host: `count` rows of `dim` floats.
- *
- * @example
- * ```ts
- * import type { Embedding } from "@lzn/tasks";
- * const e: Embedding = { data: new Float32Array(6), count: 2, dim: 3 };
- * ```
- */
-export interface Embedding {
-  /** Row-major `[count, dim]`. */
-  data: Float32Array;
-  /** Number of rows. */
-  count: number;
-  /** Latent dimension q. */
-  dim: number;
-}
-
-/**
- * Options of {@link Task.run}.
- *
- * @example
- * ```ts
- * import { tensor } from "@lzn/tensor";
- * import { LznClassifier, ModelConfig, type TaskOptions } from "@lzn/tasks";
- * const model = new LznClassifier(ModelConfig.parse({}));
- * const classify = model.space.task({ from: "image", to: "label" });
- * const opts: TaskOptions = { tau: 0.5, seed: 3, weights: tensor(new Float32Array(10).fill(1), [10]) };
- * const labels = await classify.run({ images: new Float32Array(2 * 784), count: 2 }, opts);
- * ```
- */
-export interface TaskOptions {
-  /** Prior-noise scale of the latent computation (0 = zone centre). Default 0 for tasks. */
-  tau?: number;
-  /** Seed of the prior noise (default 0). */
-  seed?: number;
-  /** Anchor weights for the decoder (e.g. class weights); default uniform. */
-  weights?: Tensor;
-}
-
-/**
- * A composed task: data of one modality in, data (or an embedding) out.
- *
- * @example
- * ```ts
- * import type { Task } from "@lzn/tasks";
- * import type { ImageBatch, Labels } from "@lzn/encoders";
- * async function predict(task: Task<ImageBatch, Labels>, batch: ImageBatch) {
- *   return await task.run(batch, { tau: 0 });
- * }
- * ```
- */
-export interface Task<I, O> {
-  /** Source modality. */
-  readonly from: string;
-  /** Target modality, or `undefined` for an embedding task. */
-  readonly to: string | undefined;
-  /** Runs the task on one batch (inference: no gradients are recorded). */
-  run(input: I, opts?: TaskOptions): Promise<O>;
-}
-
-/**
- * What an embedding task returns: raw anchors, or latents (zone samples over the batch).
- *
- * @example
- * ```ts
- * import { embed, type EmbeddingKind, LznClassifier, ModelConfig } from "@lzn/tasks";
- * const model = new LznClassifier(ModelConfig.parse({}));
- * const images = { images: new Float32Array(4 * 784), count: 4 };
- * const kinds: EmbeddingKind[] = ["anchors", "latents"];
- * const [anchors, latents] = await Promise.all(kinds.map((kind) => embed(model, images, { kind })));
- * ```
- */
-export type EmbeddingKind = "anchors" | "latents";
-
-/**
- * Options of one alignment loss evaluation (spec §4).
- *
- * @example
- * ```ts
- * import { LznClassifier, ModelConfig, type SpaceAlignmentOptions } from "@lzn/tasks";
- * const model = new LznClassifier(ModelConfig.parse({}));
- * const align = model.space.alignment({ from: "image", to: "label" });
- * const opts: SpaceAlignmentOptions = { seed: 17, tau: 1, steps: 100, cutoff: 0.2, log: true };
- * const loss = align.loss({ images: new Float32Array(2 * 784), count: 2 }, Int32Array.from([4, 9]), opts);
- * loss.backward();
- * ```
- */
-export interface SpaceAlignmentOptions {
-  /** Seed of the source latents' prior noise (use a fresh one per training step). */
-  seed: number;
-  /** Prior-noise scale of the source latents (training: 1). */
-  tau?: number;
-  /** Reverse-flow steps K (the release: 100). */
-  steps?: number;
-  /** Fraction of the first reverse steps left out (the release: 0.2). */
-  cutoff?: number;
-  /** Log variant (paper Eq. 5) instead of the probability (Eq. 2). */
-  log?: boolean;
-  /** Target anchor weights `[N]` (class frequencies in training). */
-  weights?: Tensor;
-}
-
-/**
- * The latent-alignment objective `Align(to, from)`: the source modality's latents are pushed into the zones
- * of their paired target anchors (spec §4, §7.2).
- *
- * @example
- * ```ts
- * import type { Alignment } from "@lzn/tasks";
- * import type { ImageBatch, Labels } from "@lzn/encoders";
- * function step(align: Alignment<ImageBatch, Labels>, x: ImageBatch, y: Labels, k: number) {
- *   const loss = align.loss(x, y, { seed: k });
- *   loss.backward();
- *   return loss;
- * }
- * ```
- */
-export interface Alignment<X, Y> {
-  /** Source modality (its latents are aligned). */
-  readonly from: string;
-  /** Target modality (its fixed anchor set defines the zones). */
-  readonly to: string;
-  /** The scalar loss (differentiable in both encoders' parameters). */
-  loss(x: X, y: Y, opts: SpaceAlignmentOptions): Tensor;
-}
 
 /**
  * A latent space of dimension q with its registered modalities (`M` records them in the type).
@@ -298,9 +78,7 @@ export class LatentSpace<M extends Record<string, Modality> = Record<never, neve
   /** The registered parts of a modality (runtime lookup; throws for an unknown name). */
   modality(name: string): Modality {
     const m = this.#modalities.get(name);
-    if (!m) {
-      throw new Error(`LatentSpace: no modality "${name}"; registered: ${this.#describe()}`);
-    }
+    if (!m) throw new Error(`LatentSpace: no modality "${name}"; registered: ${this.#describe()}`);
     return m;
   }
 
@@ -325,6 +103,102 @@ export class LatentSpace<M extends Record<string, Modality> = Record<never, neve
     return new LatentSpace(this.latentDim, next);
   }
 
+  // ---- stages ----------------------------------------------------------------------------------------
+
+  /** Stage: the anchors `[n, q]` of a batch of modality `name` (differentiable in the encoder). */
+  anchors<F extends string>(name: Checked<F, EncoderNames<M>>, input: InputOf<M, F>): Tensor {
+    return this.#encoder(name).anchors(input);
+  }
+
+  /**
+   * Stage: the latents `[n, q]` of a batch by the modality's own latent computation (spec §2: images over
+   * the batch's anchors with DPM-Solver++ or Euler, labels over the label anchors). `tau` defaults to 1.
+   */
+  latents<F extends string>(
+    name: Checked<F, EncoderNames<M>>,
+    input: InputOf<M, F>,
+    opts: BatchLatentOptions = {},
+  ): Tensor {
+    const enc = this.#encoder(name);
+    if (opts.bank) return this.#batchEncoder(name).latentsOf(enc.anchors(input), opts);
+    return enc.latents(input, opts);
+  }
+
+  /** Stage: latents of already computed anchors of a batch encoder (training reuses one anchor pass). */
+  latentsOf<F extends string>(
+    name: Checked<F, BatchEncoderNames<M>>,
+    anchors: Tensor,
+    opts: BatchLatentOptions = {},
+  ): Tensor {
+    return this.#batchEncoder(name).latentsOf(anchors, opts);
+  }
+
+  /**
+   * Stage: the alignment loss (spec §4) of `latents` into the zones of modality `to`: a fixed anchor set
+   * (labels) pairs latent i with the anchor of `target[i]`; for an encoder over batches, the anchors of the
+   * `target` batch — or `{ anchors }` already computed from it — pair latent i with item i (or
+   * `opts.pairs[i]`). Differentiable in the latents and in both encoders.
+   */
+  align<T extends string>(
+    latents: Tensor,
+    to: Checked<T, EncoderNames<M>>,
+    target: InputOf<M, T> | { anchors: Tensor },
+    opts: AlignOptions = {},
+  ): Tensor {
+    const enc = this.#encoder(to);
+    const loss = (anchors: Tensor, pairs: Int32Array) =>
+      alignmentLoss(anchors, latents, pairs, {
+        steps: opts.steps ?? 100,
+        cutoff: opts.cutoff ?? 0.2,
+        log: opts.log ?? false,
+        weights: opts.weights,
+      });
+    const given = typeof target === "object" && target !== null && "anchors" in target &&
+      (target as { anchors: unknown }).anchors instanceof Tensor;
+    if (isAnchorSetEncoder(enc)) {
+      if (opts.pairs || given) {
+        throw new Error(
+          `LatentSpace.align: "${to}" has a fixed anchor set and pairs by its items (no pairs or anchors)`,
+        );
+      }
+      return loss(enc.anchorSet, enc.indices(target));
+    }
+    const anchors = given ? (target as { anchors: Tensor }).anchors : enc.anchors(target);
+    const n = latents.shape[0], m = anchors.shape[0];
+    const pairs = opts.pairs ?? Int32Array.from({ length: n }, (_, i) => i);
+    if (pairs.length !== n || pairs.some((p) => !(p >= 0 && p < m)) || (!opts.pairs && m !== n)) {
+      throw new Error(
+        `LatentSpace.align: ${n} latents need ${n} pairs into the ${m} anchors of "${to}", got ${pairs.length}` +
+          (opts.pairs ? "" : " (default pairs i <-> i need as many target items as latents)"),
+      );
+    }
+    return loss(anchors, pairs);
+  }
+
+  /** Stage: decodes latents `[n, q]` into data of modality `name` (inference; no graph is recorded). */
+  decode<T extends string>(
+    name: Checked<T, DecoderNames<M>>,
+    latents: Tensor,
+    opts?: T extends keyof M ? DecodeOptionsOf<M[T]> : DecoderOptions,
+  ): Promise<OutputOf<M, T>> {
+    return noGrad(() => this.#decoder(name).decode(latents, opts as DecoderOptions)) as Promise<
+      OutputOf<M, T>
+    >;
+  }
+
+  /** Stage: the training loss of modality `name`'s decoder (e.g. rectified flow conditioned on latents). */
+  decoderLoss<T extends string>(
+    name: Checked<T, TrainableDecoderNames<M>>,
+    data: T extends keyof M ? DecoderData<M[T]> : unknown,
+    opts: DecoderLossOptions,
+  ): Tensor {
+    const dec = this.#decoder(name);
+    if (!("loss" in dec)) throw new Error(`LatentSpace: the decoder of "${name}" has no training loss`);
+    return (dec as TrainableDecoder<unknown, unknown>).loss(data, opts);
+  }
+
+  // ---- tasks -----------------------------------------------------------------------------------------
+
   /** `from`'s encoder + `to`'s decoder: data of `from` in, data of `to` out. */
   task<F extends string, T extends string>(
     route: { from: Checked<F, EncoderNames<M>>; to: Checked<T, DecoderNames<M>> },
@@ -334,45 +208,32 @@ export class LatentSpace<M extends Record<string, Modality> = Record<never, neve
     route: { from: Checked<F, EncoderNames<M>>; to?: undefined; output?: EmbeddingKind },
   ): Task<InputOf<M, F>, Embedding>;
   task(route: { from: string; to?: string; output?: EmbeddingKind }): Task<unknown, unknown> {
-    const encoder = this.#encoder(route.from);
-    if (route.to === undefined) return embeddingTask(route.from, encoder, route.output ?? "latents");
-    const decoder = this.#decoder(route.to);
+    const { from, to } = route;
+    this.#encoder(from); // unknown names fail when the task is built, not when it first runs
+    if (to === undefined) {
+      const kind = route.output ?? "latents";
+      return {
+        from,
+        to,
+        run: (input, opts = {}) =>
+          scope(async () => {
+            const rows = noGrad(() =>
+              kind === "anchors" ? this.anchors(from, input) : this.latents(from, input, latentOpts(opts))
+            );
+            return { data: await rows.toArray(), count: rows.shape[0], dim: rows.shape[1] };
+          }),
+      };
+    }
+    this.#decoder(to);
     return {
-      from: route.from,
-      to: route.to,
+      from,
+      to,
       run: (input, opts = {}) =>
         scope(() =>
-          noGrad(() => {
-            const z = encoder.latents(input, { tau: opts.tau ?? 0, seed: opts.seed ?? 0 });
-            return decoder.decode(z, { weights: opts.weights });
+          this.#decoder(to).decode(noGrad(() => this.latents(from, input, latentOpts(opts))), {
+            weights: opts.weights,
           })
         ),
-    };
-  }
-
-  /** The alignment objective of `from`'s latents into the zones of `to`'s anchor set. */
-  alignment<F extends string, T extends string>(
-    route: { from: Checked<F, EncoderNames<M>>; to: Checked<T, AnchorSetNames<M>> },
-  ): Alignment<InputOf<M, F>, InputOf<M, T>> {
-    const source = this.#encoder(route.from);
-    const target = this.#encoder(route.to);
-    if (!isAnchorSetEncoder(target)) {
-      throw new Error(
-        `LatentSpace: "${route.to}" cannot be an alignment target: its encoder has no fixed anchor set`,
-      );
-    }
-    return {
-      from: route.from,
-      to: route.to,
-      loss: (x, y, opts) => {
-        const z = source.latents(x, { tau: opts.tau ?? 1, seed: opts.seed });
-        return alignmentLoss(target.anchorSet, z, target.indices(y), {
-          steps: opts.steps ?? 100,
-          cutoff: opts.cutoff ?? 0.2,
-          log: opts.log ?? false,
-          weights: opts.weights,
-        });
-      },
     };
   }
 
@@ -384,6 +245,18 @@ export class LatentSpace<M extends Record<string, Modality> = Record<never, neve
       );
     }
     return enc;
+  }
+
+  // deno-lint-ignore no-explicit-any
+  #batchEncoder(name: string): BatchEncoder<any> {
+    const enc = this.#encoder(name);
+    if (!("latentsOf" in enc)) {
+      throw new Error(
+        `LatentSpace: the encoder of "${name}" computes latents over a fixed anchor set, not over its batch`,
+      );
+    }
+    // deno-lint-ignore no-explicit-any
+    return enc as BatchEncoder<any>;
   }
 
   #decoder(name: string): AnyDecoder {
@@ -409,22 +282,12 @@ export class LatentSpace<M extends Record<string, Modality> = Record<never, neve
   }
 }
 
-function isAnchorSetEncoder(enc: AnyEncoder): enc is AnyAnchorSetEncoder {
-  return "anchorSet" in enc && "indices" in enc;
+// Tasks default to the zone centre (τ = 0) and seed 0: inference is deterministic unless asked otherwise.
+function latentOpts(opts: { tau?: number; seed?: number; bank?: Tensor }): BatchLatentOptions {
+  return { tau: opts.tau ?? 0, seed: opts.seed ?? 0, bank: opts.bank };
 }
 
-function embeddingTask(from: string, encoder: AnyEncoder, kind: EmbeddingKind): Task<unknown, Embedding> {
-  return {
-    from,
-    to: undefined,
-    run: (input, opts = {}) =>
-      scope(async () => {
-        const rows = noGrad(() =>
-          kind === "anchors"
-            ? encoder.anchors(input)
-            : encoder.latents(input, { tau: opts.tau ?? 0, seed: opts.seed ?? 0 })
-        );
-        return { data: await rows.toArray(), count: rows.shape[0], dim: rows.shape[1] };
-      }),
-  };
+// deno-lint-ignore no-explicit-any
+function isAnchorSetEncoder(enc: AnyEncoder): enc is AnchorSetEncoder<any> {
+  return "anchorSet" in enc && "indices" in enc;
 }

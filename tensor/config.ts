@@ -12,7 +12,7 @@ import { z } from "zod";
  *
  * @example
  * ```ts
- * import { ConfigError, parseConfig } from "@lzn/encoders";
+ * import { ConfigError, parseConfig } from "@lzn/tensor";
  * import { z } from "zod";
  * try {
  *   parseConfig(z.object({ q: z.number().int() }), { q: 1.5 }, "demo config");
@@ -39,7 +39,7 @@ export class ConfigError extends Error {
  *
  * @example
  * ```ts
- * import { parseConfig } from "@lzn/encoders";
+ * import { parseConfig } from "@lzn/tensor";
  * import { z } from "zod";
  * const cfg = parseConfig(z.object({ q: z.number().default(32) }), {}, "encoder config");
  * console.log(cfg.q); // 32

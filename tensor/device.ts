@@ -35,6 +35,12 @@ export interface AdapterReport {
    * differ in the last bits between them: a run resumed on another kind of adapter is not bit-identical.
    */
   tuning: "cpu" | "gpu";
+  /**
+   * The wgpu backends Deno was asked to start (its `DENO_WEBGPU_BACKEND`): "vulkan" where lzn chose the Vulkan
+   * backend alone (Linux with a Vulkan driver installed, see {@link acquireDevice}), the caller's own value where
+   * it was set, else "all" (Deno's default, which on Linux also starts the OpenGL ES backend through EGL).
+   */
+  backends: string;
 }
 
 /** `LZN_TUNING` if set to cpu or gpu and readable without a permission prompt. */
@@ -91,8 +97,17 @@ const HOW_TO_GET_AN_ADAPTER = [
  */
 export async function acquireDevice(gpuApi: GPU | undefined): Promise<GpuContext> {
   if (!gpuApi) throw new Error(`${HOW_TO_GET_AN_ADAPTER}\n(navigator.gpu is undefined in this runtime.)`);
-  const adapter = await gpuApi.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new Error(HOW_TO_GET_AN_ADAPTER);
+  const { result: adapter, backends, driver } = await withBackendChoice(() =>
+    withQuietWsi(() => gpuApi.requestAdapter({ powerPreference: "high-performance" }))
+  );
+  if (!adapter) {
+    throw new Error(
+      driver
+        ? `${HOW_TO_GET_AN_ADAPTER}\n(lzn asked only for the Vulkan backend because a Vulkan driver is installed ` +
+          `(${driver}), and it offered no adapter. Set DENO_WEBGPU_BACKEND=vulkan,gl to let Deno try OpenGL too.)`
+        : HOW_TO_GET_AN_ADAPTER,
+    );
+  }
   // Read the info before requestDevice: wgpu in Deno does not allow it afterwards.
   const info = adapter.info;
   const name = info.description || info.device || info.vendor || "unknown adapter";
@@ -122,7 +137,157 @@ export async function acquireDevice(gpuApi: GPU | undefined): Promise<GpuContext
     console.error(`lzn: uncaptured WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
   });
   const tuning = tuningOverride() ?? (isCpu ? "cpu" : "gpu");
-  return { device, adapter: { name, vendor: info.vendor, isCpu, features, tuning } };
+  return { device, adapter: { name, vendor: info.vendor, isCpu, features, tuning, backends } };
+}
+
+/**
+ * The backend set of this isolate's wgpu instance, fixed by the first request: Deno reads DENO_WEBGPU_BACKEND
+ * only when it creates the instance, at the first `requestAdapter`, and keeps it for the life of the isolate.
+ */
+let instanceBackends: { backends: string; driver?: string } | undefined;
+
+/**
+ * Runs `fn` (the first `requestAdapter`) with DENO_WEBGPU_BACKEND=vulkan on Linux when a Vulkan driver is
+ * installed and the caller has not chosen backends; the variable is removed again afterwards, so child processes
+ * see the caller's environment.
+ *
+ * Why: Deno's default starts every wgpu backend, and on Linux that includes OpenGL ES through EGL even when the
+ * Vulkan adapter is the one used. libglvnd's libEGL then keeps per-thread state, with a thread-specific-data
+ * destructor, for the thread that runs JavaScript. `deno test` and `deno bench` run each module on a worker
+ * thread that Deno shuts down while its main thread is already in `exit()`; libEGL's exit-time destructor frees
+ * every thread's state (without clearing the threads' slots) while the exiting worker's destructor frees its own
+ * again. That double free aborts the process after every test has passed ("double free or corruption",
+ * "corrupted size vs. prev_size", status 134, or 139), in some runs out of ten. With the Vulkan backend alone
+ * libEGL is never initialised and the race cannot happen. (`deno run` is not affected: JavaScript runs on the
+ * main thread, whose thread-specific destructors do not run at exit.)
+ *
+ * Left as Deno's default: other systems, a caller's own DENO_WEBGPU_BACKEND, no permission to read the
+ * environment or the driver directories (nothing is prompted for), and a machine without a Vulkan driver, where
+ * OpenGL is the only adapter and the abort at exit remains possible: install Mesa's lavapipe
+ * (`apt-get install mesa-vulkan-drivers`) there.
+ */
+async function withBackendChoice<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; backends: string; driver?: string }> {
+  if (instanceBackends) return { result: await fn(), ...instanceBackends };
+  const name = "DENO_WEBGPU_BACKEND";
+  let set = false, driver: string | undefined, backends = "all";
+  try {
+    if (Deno.build.os === "linux" && envGranted(name)) {
+      const own = Deno.env.get(name);
+      if (own !== undefined) backends = own;
+      else if ((driver = vulkanDriver()) !== undefined) {
+        Deno.env.set(name, "vulkan");
+        set = true;
+        backends = "vulkan";
+      }
+    }
+  } catch { /* no permission API (another runtime): leave the environment alone */ }
+  instanceBackends = { backends, driver: set ? driver : undefined };
+  try {
+    return { result: await fn(), ...instanceBackends };
+  } finally {
+    if (set) Deno.env.delete(name);
+  }
+}
+
+/** True when the environment variable `variable` may be read and set without a permission prompt. */
+function envGranted(variable: string): boolean {
+  return Deno.permissions.querySync({ name: "env", variable }).state === "granted";
+}
+
+/** True when `path` may be read without a permission prompt. */
+function readable(path: string): boolean {
+  return Deno.permissions.querySync({ name: "read", path }).state === "granted";
+}
+
+/** `Deno.env.get(name)` where readable without a prompt, else undefined. */
+function env(name: string): string | undefined {
+  return envGranted(name) ? Deno.env.get(name) : undefined;
+}
+
+/**
+ * Where an installed Vulkan driver was found (its ICD manifest), or undefined. Needs both what the Vulkan loader
+ * needs to offer an adapter: a driver manifest on the loader's search path (or named by VK_DRIVER_FILES /
+ * VK_ICD_FILENAMES / VK_ADD_DRIVER_FILES) and the loader library itself, libvulkan.so.1. Looks only where reading
+ * is already permitted; anything it cannot see counts as absent, which keeps Deno's default.
+ */
+function vulkanDriver(): string | undefined {
+  if (!vulkanLoader()) return undefined;
+  const listed = [env("VK_DRIVER_FILES") ?? env("VK_ICD_FILENAMES"), env("VK_ADD_DRIVER_FILES")]
+    .flatMap((v) => (v ?? "").split(":")).filter((p) => p !== "");
+  for (const p of listed) {
+    if (readable(p) && exists(p)) return p;
+  }
+  // An explicit driver list replaces the search path.
+  if (env("VK_DRIVER_FILES") ?? env("VK_ICD_FILENAMES")) return undefined;
+  const home = env("HOME");
+  const dirs = [
+    env("XDG_CONFIG_HOME") ?? (home ? `${home}/.config` : ""),
+    ...(env("XDG_CONFIG_DIRS") || "/etc/xdg").split(":"),
+    "/usr/local/etc",
+    "/etc",
+    env("XDG_DATA_HOME") ?? (home ? `${home}/.local/share` : ""),
+    ...(env("XDG_DATA_DIRS") || "/usr/local/share:/usr/share").split(":"),
+  ].filter((d) => d !== "").map((d) => `${d}/vulkan/icd.d`);
+  for (const dir of dirs) {
+    if (!readable(dir)) continue;
+    try {
+      for (const e of Deno.readDirSync(dir)) if (e.name.endsWith(".json")) return `${dir}/${e.name}`;
+    } catch { /* absent or unreadable directory */ }
+  }
+  return undefined;
+}
+
+/** True when the Vulkan loader library is on LD_LIBRARY_PATH or in a standard library directory. */
+function vulkanLoader(): boolean {
+  const triple = `${Deno.build.arch}-linux-gnu`;
+  const dirs = [
+    ...(env("LD_LIBRARY_PATH") ?? "").split(":"),
+    `/usr/lib/${triple}`,
+    `/lib/${triple}`,
+    "/usr/lib64",
+    "/lib64",
+    "/usr/lib",
+    "/lib",
+    "/usr/local/lib",
+  ].filter((d) => d !== "");
+  return dirs.some((d) => readable(`${d}/libvulkan.so.1`) && exists(`${d}/libvulkan.so.1`));
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `fn` with `XDG_RUNTIME_DIR` set when it is unset on Linux. Vulkan drivers load their window-system
+ * layer while enumerating adapters, and libwayland prints "error: XDG_RUNTIME_DIR is invalid or not set" twice
+ * on a headless machine although nothing is wrong; any absolute path silences it (no display is used). The
+ * variable is removed again afterwards, and left alone without the permission to change it.
+ */
+async function withQuietWsi<T>(fn: () => Promise<T>): Promise<T> {
+  const name = "XDG_RUNTIME_DIR";
+  let set = false;
+  try {
+    if (
+      Deno.build.os === "linux" &&
+      Deno.permissions.querySync({ name: "env", variable: name }).state === "granted" &&
+      !Deno.env.get(name)
+    ) {
+      Deno.env.set(name, "/nonexistent-lzn-headless");
+      set = true;
+    }
+  } catch { /* no permission API (another runtime): leave the environment alone */ }
+  try {
+    return await fn();
+  } finally {
+    if (set) Deno.env.delete(name);
+  }
 }
 
 let acquired: GpuContext | undefined;

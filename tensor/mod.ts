@@ -15,6 +15,7 @@
 export { type DType, shapeSize, Tensor, tensor, type TensorOptions } from "./tensor.ts";
 export { backward, grad, type GradNode, isGradEnabled, noGrad, record, type Vjp } from "./autograd.ts";
 export { scope } from "./scope.ts";
+export { ConfigError, parseConfig } from "./config.ts";
 export { acquireDevice, type AdapterReport, gpu, type GpuContext, hasGpu } from "./device.ts";
 export { type BufferPool, bufferPool, type PooledBuffer } from "./pool.ts";
 export { bindings, compiledKernelCount, f32Lit, type Kernel, kernel, type KernelSpec } from "./kernel.ts";
@@ -77,8 +78,9 @@ export { Sequential } from "./nn/sequential.ts";
 export { Adam, type AdamOptions, type ParamGroup, type StepOptions } from "./optim/adam.ts";
 export { clipGradNorm } from "./optim/clip.ts";
 export { bumpCounters, finiteFlag, onesFlag } from "./optim/finite.ts";
-export { linearWarmup } from "./optim/schedule.ts";
+export { linearWarmup, lrFactor } from "./optim/schedule.ts";
 export { EMA, type EmaOptions } from "./optim/ema.ts";
+export { crc32 } from "./io/crc32.ts";
 export {
   decodeSafetensors,
   encodeSafetensors,
@@ -90,3 +92,5 @@ export {
   serializeSafetensors,
   writeFileAtomic,
 } from "./io/safetensors.ts";
+export { crossEntropy } from "./nn/losses.ts";
+export { ntXent } from "./nn/contrastive.ts";

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { crc32 } from "@lzn/tensor";
 import {
   affineJitter,
   augment,
@@ -7,7 +8,6 @@ import {
   classSlice,
   compress,
   convertRows,
-  crc32,
   createRng,
   decodeDatasetCache,
   decompress,

@@ -3,7 +3,7 @@
  * files with an error that names the problem.
  */
 import { strict as assert } from "node:assert";
-import { bufferPool, tensor } from "../tensor/mod.ts";
+import { bufferPool, crc32, tensor } from "../tensor/mod.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -38,7 +38,9 @@ Deno.test("safetensors: GPU round trip of f32, i32, u32, a scalar and an empty t
     assert.equal(hl % 8, 0);
     assert.equal(bytes.length, 8 + hl + (6 + 3 + 2 + 1) * 4);
     const { tensors, metadata } = await loadSafetensors(bytes);
-    assert.deepEqual(metadata, { step: "12", config: '{"lr":1e-4}' });
+    const { crc32: check, ...rest } = metadata;
+    assert.deepEqual(rest, { step: "12", config: '{"lr":1e-4}' });
+    assert.match(check, /^[0-9a-f]{8}$/, "every file carries the CRC-32 of its data");
     assert.deepEqual(Object.keys(tensors), ["w", "idx", "cnt", "s", "e"]);
     assert.deepEqual(tensors.w.shape, [2, 3]);
     assert.deepEqual([...await tensors.w.toArray()], [1.5, -2, 3.25, Math.fround(1e-30), -0, 7]);
@@ -65,8 +67,9 @@ Deno.test("safetensors: file save is atomic and loads back; the header matches t
     const bytes = await Deno.readFile(path);
     const hl = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + hl)));
+    const crc = crc32(new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer)).toString(16).padStart(8, "0");
     assert.deepEqual(header, {
-      __metadata__: { note: "y" },
+      __metadata__: { note: "y", crc32: crc },
       a: { dtype: "F32", shape: [2, 2], data_offsets: [0, 16] },
     });
     const { tensors, metadata } = await loadSafetensors(path);
@@ -86,13 +89,31 @@ Deno.test("safetensors: host encode/decode round trip", () => {
     y: { dtype: "i32", shape: [1, 1], data: new Int32Array([-5]) },
   });
   const { tensors, metadata } = decodeSafetensors(bytes);
-  assert.deepEqual(metadata, {});
+  assert.deepEqual(Object.keys(metadata), ["crc32"]);
   assert.deepEqual([...tensors.x.data], [1, 2, 3]);
   assert.deepEqual([...tensors.y.data], [-5]);
   assert.throws(
     () => encodeSafetensors({ x: { dtype: "f32", shape: [2], data: new Float32Array(3) } }),
     /3 values for shape \[2\]/,
   );
+});
+
+Deno.test("safetensors: a flipped bit in the data fails the checksum; a file without one (another writer) still loads", () => {
+  const bytes = encodeSafetensors({ w: { dtype: "f32", shape: [4], data: new Float32Array([1, 2, 3, 4]) } }, {
+    step: "3",
+  });
+  const flipped = bytes.slice();
+  flipped[flipped.length - 5] ^= 0x01;
+  assert.throws(
+    () => decodeSafetensors(flipped),
+    /data checksum mismatch \(crc32 [0-9a-f]{8}, the header says [0-9a-f]{8}\): the file is damaged/,
+  );
+  assert.throws(() => encodeSafetensors({}, { crc32: "0" }), /"crc32" is reserved/);
+  const foreign = rawFile({
+    __metadata__: { step: "3" },
+    w: { dtype: "F32", shape: [1], data_offsets: [0, 4] },
+  }, new Uint8Array(4));
+  assert.deepEqual(decodeSafetensors(foreign).metadata, { step: "3" });
 });
 
 Deno.test("safetensors: corrupt files are rejected with an error naming the problem", () => {

@@ -1,29 +1,31 @@
 /**
- * Evaluation metrics: the Jacobi eigensolver, FID against closed forms, generation accuracy, the
- * cross-entropy helper, and the reference classifier end to end on a small MNIST slice (training beats
- * chance by a stated margin; the checkpoint round-trips; other checkpoints are refused by name).
+ * Evaluation metrics: the Jacobi eigensolver, FID against closed forms, generation accuracy, and the reference
+ * network end to end on a small MNIST slice, trained by the cross-entropy recipe (it beats chance by a stated
+ * margin; its exported file round-trips with its hash; FID of real images against themselves is ~0).
  */
 import { strict as assert } from "node:assert";
-import { bufferPool, onesFlag, tensor } from "@lzn/tensor";
+import { bufferPool, onesFlag } from "@lzn/tensor";
 import {
-  CheckpointError,
-  crossEntropy,
-  evaluateGeneration,
   type FeatureStats,
   featureStats,
   frechetDistance,
   generationAccuracy,
-  loadReferenceClassifier,
-  loadReferenceData,
-  parseReferenceConfig,
+  generationMetrics,
+  loadReference,
   psdSqrt,
-  ReferenceClassifier,
+  realStatistics,
   referenceOutputs,
-  saveReferenceClassifier,
   symmetricEigen,
-  trainReferenceClassifier,
+  toPixels,
+} from "@lzn/metrics";
+import {
+  type CrossEntropyConfig,
+  crossEntropyRecipe,
+  evaluateRun,
+  parseRecipeConfig,
+  train,
 } from "@lzn/tasks";
-import { assertClose, checkGrad, randArray, randnArray } from "./util.ts";
+import { assertClose, randArray, randnArray } from "./util.ts";
 
 /** A random orthogonal n x n matrix: a product of n Householder reflections of random vectors. */
 function randomOrthogonal(n: number, seed: number): Float64Array {
@@ -205,156 +207,113 @@ Deno.test("generationAccuracy: hand-built predictions", () => {
   assert.throws(() => generationAccuracy([0], [0, 1], 4), /1 predictions for 2/);
 });
 
-Deno.test("crossEntropy: value and gradient against float64", async () => {
-  const n = 3, c = 4, labels = [2, 0, 3];
-  const logits = randArray(n * c, 31, -3, 3);
-  await checkGrad(
-    ([x]) => crossEntropy(x, Int32Array.from(labels)).reshape([1]),
-    ([x]) => {
-      let loss = 0;
-      for (let i = 0; i < n; i++) {
-        const row = x.subarray(i * c, (i + 1) * c), m = Math.max(...row);
-        const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
-        loss += lse - row[labels[i]];
-      }
-      return [loss / n];
-    },
-    [{ shape: [n, c], data: logits }],
-  );
-  const big = tensor([1e4, 0, 0, 1e4], [2, 2]);
-  const loss = crossEntropy(big, Int32Array.of(0, 1));
-  assert.ok(Math.abs(await loss.item()) < 1e-6, "confident correct logits give ~0 and stay finite");
-  big.dispose();
-  loss.dispose();
-});
-
 const ROOT = ".cache/test-runs/reference";
 
 /**
  * 10 MNIST classes x 60 training digits, 20 test digits per class; a 3-block CNN (receptive field 15 px) with
- * 32 features, 150 steps at a high learning rate. Measured on lavapipe: test accuracy 0.76, about 8 s.
+ * 32 features, 150 steps at a high learning rate.
  */
-const TINY = parseReferenceConfig({
-  model: { channels: [8, 16, 32], strides: [2, 2, 2], groups: 4, featureDim: 32, seed: 3 },
-  data: { dataset: "mnist", trainPerClass: 60, testPerClass: 20 },
+const TINY: CrossEntropyConfig = parseRecipeConfig({
+  recipe: "cross-entropy",
+  name: "tiny-reference",
+  model: {
+    network: "reference",
+    reference: { channels: [8, 16, 32], strides: [2, 2, 2], groups: 4, featureDim: 32, seed: 3 },
+  },
+  data: { dataset: "mnist", trainPerClass: 60, testPerClass: 20, shift: 1 },
   train: {
     steps: 150,
     batchSize: 50,
     lr: 2e-2,
     warmupSteps: 5,
-    shiftPixels: 1,
     logEvery: 50,
-    evalBatch: 200,
+    checkpointEvery: 0,
+    emaDecay: 0.9,
   },
-});
+  eval: { batchSize: 200 },
+}, "test");
 
-Deno.test("reference classifier: trains on 10 x 60 MNIST digits to >= 0.6 test accuracy (chance 0.1); checkpoint round trip; FID and generation accuracy of real images", async (t) => {
-  const data = await loadReferenceData(TINY);
-  assert.deepEqual([data.train.count, data.test.count], [600, 200]);
+Deno.test("reference network: the cross-entropy recipe trains it on 10 x 60 MNIST digits to >= 0.6 test accuracy (chance 0.1); its file round-trips with a hash; FID of real images", async (t) => {
   onesFlag(); // the core's shared always-1 flag is created on first use and never freed: not a leak
   const live = bufferPool.live;
-  const t0 = performance.now();
-  const run = await trainReferenceClassifier(TINY, { data, onProgress: () => {} });
-  const trainMs = performance.now() - t0;
+  const dir = `${ROOT}/tiny`;
+  const run = await train(crossEntropyRecipe, TINY, {
+    runDir: dir,
+    start: "fresh",
+    log: null,
+    onProgress: () => {},
+  });
   try {
     const losses = run.history.map((r) => r.loss);
-    console.log(
-      `reference: loss ${losses.map((l) => l.toFixed(3)).join(" -> ")}, test accuracy ${run.testAccuracy}, ` +
-        `${(trainMs / 1000).toFixed(1)} s`,
-    );
     assert.ok(losses.at(-1)! < losses[0] * 0.6, `loss should fall: ${losses.join(" ")}`);
-    assert.ok(run.testAccuracy >= 0.6, `test accuracy ${run.testAccuracy} should beat chance (0.1) by 0.5`);
-
-    const dir = `${ROOT}/tiny`;
-    await t.step("checkpoint round trip: same features and predictions", async () => {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-      const saved = await saveReferenceClassifier(dir, run.model, {
-        testAccuracy: run.testAccuracy,
-        testCount: run.testCount,
-        steps: TINY.train.steps,
-        seconds: run.seconds,
-        finalLoss: losses.at(-1)!,
-        adapter: "test",
-        config: TINY,
-      });
-      const { model, info } = await loadReferenceClassifier(dir, { dataset: "mnist" });
-      try {
-        assert.deepEqual(info, saved);
-        const before = await referenceOutputs(run.model, data.test, { batchSize: 128 });
-        const after = await referenceOutputs(model, data.test, { batchSize: 128 });
-        assert.deepEqual(after.predictions, before.predictions);
-        assert.deepEqual(after.features, before.features);
-        const accuracy = before.predictions.filter((p, i) => p === data.test.labels[i]).length /
-          data.test.count;
-        assert.equal(accuracy, run.testAccuracy);
-      } finally {
-        model.dispose();
-      }
+    const metrics = await evaluateRun(crossEntropyRecipe, TINY, run.model, {
+      run: { dir, step: run.state.step, architectureHash: run.state.architectureHash, weights: "ema" },
+      data: run.data,
+      optimizers: run.optimizers,
+      log: () => {},
     });
-
-    await t.step("a checkpoint of another model, dataset or kind is refused by name", async () => {
-      await assert.rejects(
-        loadReferenceClassifier(dir, { dataset: "fashion-mnist" }),
-        /trained on mnist, not fashion-mnist/,
-      );
-      // Tensors of this network under a config that declares another feature width.
-      const other = `${ROOT}/other-width`;
-      await Deno.mkdir(other, { recursive: true });
-      await Deno.copyFile(`${dir}/reference.safetensors`, `${other}/reference.safetensors`);
-      const wide = parseReferenceConfig({ ...TINY, model: { ...TINY.model, featureDim: 48 } });
-      const fake = new ReferenceClassifier(wide.model);
-      const info = await saveReferenceClassifier(`${other}-tmp`, fake, {
-        testAccuracy: 0,
-        testCount: 0,
-        steps: 0,
-        seconds: 0,
-        finalLoss: 0,
-        adapter: "test",
-        config: wide,
-      });
-      fake.dispose();
-      await Deno.writeTextFile(`${other}/reference.json`, JSON.stringify(info));
-      await assert.rejects(
-        loadReferenceClassifier(other),
-        (e: Error) => e instanceof CheckpointError && /from another model/.test(e.message),
-      );
-      // An LZN classifier run directory (state.json) is named as such.
-      const lzn = `${ROOT}/lzn-run`;
-      await Deno.mkdir(lzn, { recursive: true });
-      await Deno.writeTextFile(`${lzn}/state.json`, JSON.stringify({ format: "lzn-classifier-run/1" }));
-      await assert.rejects(loadReferenceClassifier(lzn), /LZN classifier run, not a reference classifier/);
-      await assert.rejects(loadReferenceClassifier(`${ROOT}/missing`), /deno task train-reference/);
-    });
+    const accuracy = metrics.accuracy as number;
+    console.log(`reference: loss ${losses.map((l) => l.toFixed(3)).join(" -> ")}, test accuracy ${accuracy}`);
+    assert.ok(accuracy >= 0.6, `test accuracy ${accuracy} should beat chance (0.1) by 0.5`);
 
     await t.step(
-      "evaluateGeneration: real test images as 'generated' give FID ~0 and the test accuracy",
+      "the exported file loads with its info and hash, and predicts as the EMA network",
       async () => {
-        const first = await evaluateGeneration(dir, data.test, data.test.labels, data.test, {
-          dataset: "mnist",
-        });
-        assert.ok(first.fid < 1e-6, `FID of the test set against itself: ${first.fid}`);
-        assertClose([first.accuracy.overall.accuracy], [run.testAccuracy], { atol: 0, rtol: 0 });
-        // Blank images (all background) are far from real digits, and reuse of realStats gives the same FID.
-        const blank = tensor(new Float32Array(50 * 784).fill(-1), [50, 1, 28, 28]);
-        const labels = Int32Array.from({ length: 50 }, (_, i) => i % 10);
-        const far = await evaluateGeneration(run.model, blank, labels, data.test);
-        const again = await evaluateGeneration(run.model, blank, labels, far.realStats);
-        blank.dispose();
-        assert.ok(far.fid > 1, `FID of blank images: ${far.fid}`);
-        assert.equal(again.fid, far.fid);
-        assert.equal(far.accuracy.overall.total, 50);
-        assert.ok(far.accuracy.perClass.every((c) => c.total === 5));
-        console.log(
-          `FID(blank, test) = ${far.fid.toFixed(3)}, blank accuracy ${far.accuracy.overall.accuracy}`,
-        );
+        const ref = await loadReference(`${dir}/reference.safetensors`, { dataset: "mnist" });
+        try {
+          assert.equal(ref.info.testAccuracy, accuracy);
+          assert.match(ref.sha256, /^[0-9a-f]{64}$/);
+          const test = run.data.test;
+          const out = await referenceOutputs(ref.net, { pixels: test.images, count: test.count }, {
+            batchSize: 64,
+          });
+          const acc = out.predictions.filter((p, i) => p === test.labels[i]).length / test.count;
+          assert.equal(acc, accuracy, "8-bit test images are the data as trained: the same accuracy");
+          await assert.rejects(
+            loadReference(`${dir}/reference.safetensors`, { dataset: "fashion-mnist" }),
+            /trained on mnist, not fashion-mnist/,
+          );
+          await assert.rejects(loadReference(`${dir}/state.json`), /reference network .*state\.json/);
+        } finally {
+          ref.net.dispose();
+        }
+      },
+    );
+
+    await t.step(
+      "generationMetrics: real images against themselves give FID ~0 and the test accuracy; blank ones are far",
+      async () => {
+        const ref = await loadReference(`${dir}/reference.safetensors`);
+        try {
+          const test = run.data.test;
+          const real = await realStatistics(ref, { pixels: test.images, count: test.count });
+          const same = await generationMetrics(
+            ref,
+            { pixels: test.images, count: test.count },
+            real,
+            Int32Array.from(test.labels),
+          );
+          assert.ok(same.fid < 1e-6, `FID of the test set against itself: ${same.fid}`);
+          assert.equal(same.accuracy!.overall.accuracy, accuracy);
+          assert.equal(same.reference, ref.sha256.slice(0, 16));
+          const blank = toPixels(new Float32Array(50 * 784).fill(-1));
+          const labels = Int32Array.from({ length: 50 }, (_, i) => i % 10);
+          const far = await generationMetrics(ref, { pixels: blank, count: 50 }, real, labels);
+          assert.ok(far.fid > 1, `FID of blank images: ${far.fid}`);
+          assert.ok(far.accuracy!.perClass.every((c) => c.total === 5));
+        } finally {
+          ref.net.dispose();
+        }
       },
     );
   } finally {
-    run.model.dispose();
+    run.dispose();
   }
-  assert.equal(
-    bufferPool.live,
-    live,
-    "training, checkpoints and metrics free every GPU buffer they allocate",
-  );
+  assert.equal(bufferPool.live, live, "training, export and metrics free every GPU buffer they allocate");
+});
+
+Deno.test("toPixels: the release's uint8 conversion, and non-finite values refused", () => {
+  assert.deepEqual([...toPixels(new Float32Array([-1, -2, 0, 1, 3, -0.999]))], [0, 0, 128, 255, 255, 0]);
+  assertClose([toPixels(new Float32Array([0.5]))[0]], [Math.round(0.75 * 255)], { atol: 0, rtol: 0 });
+  assert.throws(() => toPixels(new Float32Array([0, NaN])), /value NaN at index 1/);
 });

@@ -1,6 +1,6 @@
 /**
  * Optimizers against float64 hand computations: Adam (groups, weight decay, lr scaling, skipped steps,
- * state round trip), global-norm clipping, finite flags, linear warm-up, and the EMA.
+ * state round trip), AdamW (decoupled decay), global-norm clipping, finite flags, linear warm-up, and the EMA.
  */
 import { strict as assert } from "node:assert";
 import { compiledKernelCount, type Tensor, tensor } from "../tensor/mod.ts";
@@ -12,7 +12,7 @@ import { linearWarmup } from "../tensor/optim/schedule.ts";
 import { loadState } from "../tensor/nn/state.ts";
 import { assertClose, assertNoLeak, randArray } from "./util.ts";
 
-/** PyTorch's Adam in float64 for one parameter. */
+/** PyTorch's Adam (or, with `decoupled`, AdamW) in float64 for one parameter. */
 class AdamRef {
   m: Float64Array;
   v: Float64Array;
@@ -23,6 +23,7 @@ class AdamRef {
     readonly b2 = 0.999,
     readonly eps = 1e-8,
     readonly wd = 0,
+    readonly decoupled = false,
   ) {
     this.m = new Float64Array(p.length);
     this.v = new Float64Array(p.length);
@@ -31,7 +32,9 @@ class AdamRef {
     this.t++;
     const bc1 = 1 - this.b1 ** this.t, bc2 = 1 - this.b2 ** this.t;
     for (let i = 0; i < this.p.length; i++) {
-      const g = grad[i] + this.wd * this.p[i];
+      // torch.optim.AdamW shrinks the parameter first and keeps the decay out of the moments.
+      if (this.decoupled) this.p[i] *= 1 - lr * this.wd;
+      const g = grad[i] + (this.decoupled ? 0 : this.wd * this.p[i]);
       this.m[i] = this.b1 * this.m[i] + (1 - this.b1) * g;
       this.v[i] = this.b2 * this.v[i] + (1 - this.b2) * g * g;
       this.p[i] -= (lr / bc1) * this.m[i] / (Math.sqrt(this.v[i]) / Math.sqrt(bc2) + this.eps);
@@ -111,6 +114,74 @@ Deno.test("Adam: weight decay, a parameter without gradient is untouched and kee
   opt.dispose();
   p.dispose();
   q.dispose();
+});
+
+Deno.test("AdamW: decoupled decay per optimizer, overridden per group, matches float64 torch.optim.AdamW", async () => {
+  const a0 = f32(randArray(6, 70)), b0 = f32(randArray(5, 71)), c0 = f32(randArray(4, 72));
+  const a = tensor(Float32Array.from(a0), [2, 3], { requiresGrad: true });
+  const b = tensor(Float32Array.from(b0), [5], { requiresGrad: true });
+  const c = tensor(Float32Array.from(c0), [4], { requiresGrad: true });
+  // Group a: the optimizer's AdamW decay; b: no decay (as for norms and biases); c: coupled L2 instead.
+  const opt = new Adam([
+    { params: [a], lr: 0.1 },
+    { params: [b], lr: 0.05, weightDecay: 0 },
+    { params: [c], lr: 0.02, weightDecay: 0.5, decoupled: false },
+  ], { betas: [0.85, 0.995], eps: 1e-7, weightDecay: 0.3, decoupled: true });
+  const ra = new AdamRef(a0.slice(), 0.85, 0.995, 1e-7, 0.3, true);
+  const rb = new AdamRef(b0.slice(), 0.85, 0.995, 1e-7, 0, true);
+  const rc = new AdamRef(c0.slice(), 0.85, 0.995, 1e-7, 0.5, false);
+  // The same trajectory with coupled L2 decay, to show the flag changes the result beyond the tolerance.
+  const rl2 = new AdamRef(a0.slice(), 0.85, 0.995, 1e-7, 0.3, false);
+  const kernelsBefore = compiledKernelCount();
+  await assertNoLeak(async () => {
+    for (let s = 0; s < 4; s++) {
+      const scale = [1, 0.5, 1, 2][s]; // the decay uses the scheduled lr, as a torch scheduler's does
+      const ga = f32(randArray(6, 80 + s)), gb = f32(randArray(5, 90 + s)), gc = f32(randArray(4, 100 + s));
+      setGrad(a, ga);
+      setGrad(b, gb);
+      setGrad(c, gc);
+      opt.step({ lrScale: scale });
+      ra.step(ga, 0.1 * scale);
+      rb.step(gb, 0.05 * scale);
+      rc.step(gc, 0.02 * scale);
+      rl2.step(ga, 0.1 * scale);
+      opt.zeroGrad();
+      assertClose(await a.toArray(), ra.p, { rtol: 1e-5, atol: 1e-6, what: `a (AdamW) after step ${s + 1}` });
+      assertClose(await b.toArray(), rb.p, {
+        rtol: 1e-5,
+        atol: 1e-6,
+        what: `b (no decay) after step ${s + 1}`,
+      });
+      assertClose(await c.toArray(), rc.p, { rtol: 1e-5, atol: 1e-6, what: `c (L2) after step ${s + 1}` });
+    }
+    assertClose(await opt.stateDict()["exp_avg.0"].toArray(), ra.m, {
+      rtol: 1e-5,
+      atol: 1e-7,
+      what: "exp_avg of a (no decay term in the moments)",
+    });
+  }, "AdamW steps");
+  // Both decay styles share the update kernel: the style travels in the uniform block.
+  assert.ok(
+    compiledKernelCount() - kernelsBefore <= 2,
+    "AdamW compiles at most its update and counter kernels",
+  );
+  const gap = Math.max(...ra.p.map((v, i) => Math.abs(v - rl2.p[i])));
+  assert.ok(gap > 1e-3, `AdamW and Adam+L2 should differ, max gap ${gap}`);
+  opt.dispose();
+  for (const t of [a, b, c]) t.dispose();
+});
+
+Deno.test("Adam: a negative or non-finite weight decay is rejected", () => {
+  const p = tensor([1], [1], { requiresGrad: true });
+  assert.throws(
+    () => new Adam([{ params: [p], lr: 1 }], { weightDecay: -0.1 }),
+    /weightDecay must be >= 0, got -0.1/,
+  );
+  assert.throws(
+    () => new Adam([{ params: [p], lr: 1, weightDecay: NaN }]),
+    /weightDecay must be >= 0, got NaN/,
+  );
+  p.dispose();
 });
 
 Deno.test("Adam: a step flagged non-finite changes nothing, and the next step is as if it never happened", async () => {

@@ -12,9 +12,9 @@
  * @module
  */
 import { strict as assert } from "node:assert";
+import { crc32 } from "@lzn/tensor";
 import {
   compress,
-  crc32,
   decodePng,
   decompress,
   encodePng,

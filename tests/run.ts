@@ -4,7 +4,7 @@
  *
  * @module
  */
-const dirs = ["tests/", "tensor/", "latent/", "encoders/", "decoders/", "tasks/", "data/"];
+const dirs = ["tests/", "tensor/", "latent/", "encoders/", "decoders/", "metrics/", "tasks/", "data/"];
 const args = [
   "test",
   "--allow-read",

@@ -1,205 +1,207 @@
 /**
- * Configs, checkpoints and the CLI's inputs and errors: readable zod errors, refusal of a checkpoint from
- * another model, NPY / PNG input, and the CLI's messages for a bad config, a missing file or a bad option.
+ * Configs, run directories and the inputs of inference: readable zod errors at every level (recipes,
+ * encoders, decoders — one `ConfigError`), generated config types in sync with their schemas, refusal of a
+ * checkpoint of another model or recipe, of an earlier format and of damaged data, and NPY / PNG input.
  */
 import { strict as assert } from "node:assert";
+import { ConfigError } from "@lzn/tensor";
 import { encodePng } from "@lzn/data";
-import { ConfigError, ImageEncoder, LabelEncoder } from "@lzn/encoders";
-import { LabelDecoder } from "@lzn/decoders";
+import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
+import { LabelDecoder, RfImageDecoder } from "@lzn/decoders";
 import {
   architectureHash,
   CheckpointError,
+  classification,
   decodeNpy,
-  decodePngGray,
   encodeNpy,
-  loadCheckpoint,
-  loadClassifier,
-  LznClassifier,
-  parseClassifierConfig,
+  generation,
+  InputError,
+  loadRun,
+  parseRecipeConfig,
   readImages,
-  trainClassifier,
-  writeCheckpoint,
+  train,
 } from "@lzn/tasks";
 
-// Colour codes of deno's output (ESC [ ... m).
-const ANSI = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
-
 const ROOT = ".cache/test-runs/config";
+const quiet = { log: null, onProgress: () => {} };
+const SMALL = { latentDim: 8, classes: 3, encoder: { channels: [4, 8], headHidden: 8, strides: [2, 2] } };
 
-Deno.test("config: a bad config lists every problem with its path", () => {
+Deno.test("config: a bad config lists every problem with its path; an unknown recipe lists the recipes", () => {
   let error: unknown;
   try {
-    parseClassifierConfig({
+    parseRecipeConfig({
+      recipe: "classification",
       name: "bad name!",
       model: { latentDim: 0, encoder: { channels: [16, 30], strides: [2] } },
-      train: { batchSize: 1.5, lr: 3 },
+      train: { batchSize: 1.5, shiftt: 3 },
     }, "bad.json");
   } catch (e) {
     error = e;
   }
   assert.ok(error instanceof ConfigError);
-  const msg = error.message;
-  assert.match(msg, /^invalid bad\.json:/);
   for (
     const part of [
+      /^invalid bad\.json:/,
       /→ at name/,
       /→ at model\.latentDim/,
       /→ at train\.batchSize/,
-      /Unrecognized key: "lr"/,
+      /Unrecognized key: "shiftt"/,
       /→ at model\.encoder\.strides/,
       /30 is not divisible by groups \(4\)/,
     ]
-  ) assert.match(msg, part);
-  assert.ok(error.issues.length >= 6);
-});
-
-Deno.test("config: encoders and decoders validate their own configs", () => {
+  ) assert.match(error.message, part);
   assert.throws(
-    () => new ImageEncoder({ latentDim: 8, channels: [8], strides: [2], headLevels: [3] }),
-    /level 3 does not exist \(1 levels\)\n {2}→ at headLevels\[0\]/,
+    () => parseRecipeConfig({ recipe: "clasification" }, "typo.json"),
+    /invalid typo\.json:[\s\S]*"classification"\|"generation"\|"cross-entropy"[\s\S]*→ at recipe/,
   );
+  assert.throws(() => parseRecipeConfig({ train: {} }, "norecipe.json"), /→ at recipe/);
   assert.throws(
-    () => new LabelEncoder({ classes: 1, latentDim: 8 }),
-    /invalid label encoder config[\s\S]*classes/,
-  );
-  const label = new LabelEncoder({ classes: 3, latentDim: 4 });
-  assert.throws(() => new LabelDecoder(label, { steps: 0 }), /invalid label decoder config[\s\S]*steps/);
-  label.dispose();
-  // Spelling out a default does not change the architecture; changing a shape does.
-  const a = parseClassifierConfig({});
-  const b = parseClassifierConfig({ model: { encoder: { channels: [16, 32, 32], seed: 5 } } });
-  const c = parseClassifierConfig({ model: { latentDim: 16 } });
-  return Promise.all([architectureHash(a.model), architectureHash(b.model), architectureHash(c.model)]).then(
-    ([ha, hb, hc]) => {
-      assert.equal(ha, hb);
-      assert.notEqual(ha, hc);
-    },
+    () => parseRecipeConfig({ recipe: "generation", train: { steps: 10, decoderSteps: 20 } }, "g.json"),
+    /the decoder cannot train longer \(20\) than the run \(10 steps\)/,
   );
 });
 
-Deno.test("checkpoint: a checkpoint from another model is refused with a clear error", async () => {
-  const small = parseClassifierConfig({
-    name: "a",
-    model: { latentDim: 8, classes: 3, encoder: { channels: [4, 8], headHidden: 8, strides: [2, 2] } },
-  });
-  const other = parseClassifierConfig({ ...small, model: { ...small.model, latentDim: 12 } });
-  const dirA = `${ROOT}/a`, dirB = `${ROOT}/b`;
-  for (const [dir, config] of [[dirA, small], [dirB, other]] as const) {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    const model = new LznClassifier(config.model);
-    await writeCheckpoint(
-      dir,
-      Object.fromEntries(model.namedParameters().map(([n, p]) => [`model.${n}`, p])),
-      {
-        step: 0,
-        data: { epoch: 0, batch: 0, batchesPerEpoch: 1 },
-        seeds: { data: 0, noise: 0, encoderInit: 0, labelInit: 1 },
-        skipped: 0,
-        seconds: 0,
-        config,
-      },
-    );
-    model.dispose();
+Deno.test("config: encoders and decoders throw the same ConfigError; architecture hashes ignore spelled-out defaults", async () => {
+  const bad: [string, () => unknown, RegExp][] = [
+    [
+      "image encoder",
+      () => new ImageEncoder({ latentDim: 8, channels: [8], strides: [2], headLevels: [3] }),
+      /level 3 does not exist/,
+    ],
+    [
+      "label encoder",
+      () => new LabelEncoder({ classes: 1, latentDim: 8 }),
+      /invalid label encoder config[\s\S]*classes/,
+    ],
+    [
+      "RF decoder",
+      () => new RfImageDecoder({ channels: [6, 8] }),
+      /invalid RF decoder config[\s\S]*channels/,
+    ],
+  ];
+  for (const [what, make, message] of bad) {
+    assert.throws(make, (e: Error) => e instanceof ConfigError && message.test(e.message), what);
   }
-  // Training another model into A's directory.
+  const label = new LabelEncoder({ classes: 3, latentDim: 4 });
+  assert.throws(
+    () => new LabelDecoder(label, { steps: 0 }),
+    (e: Error) => e instanceof ConfigError && /steps/.test(e.message),
+  );
+  label.dispose();
+  const hash = (v: Record<string, unknown>) =>
+    architectureHash(classification, parseRecipeConfig({ recipe: "classification", ...v }, "t"));
+  const base = await hash({});
+  assert.equal(await hash({ model: { encoder: { channels: [16, 32, 32], seed: 5 } } }), base);
+  assert.notEqual(await hash({ model: { latentDim: 16 } }), base);
+});
+
+Deno.test("config: tasks/config_types.ts is what the schemas generate (deno task gen-config-types --check)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-env", "--allow-run", "scripts/gen_config_types.ts", "--check"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+});
+
+Deno.test("run directory: another model, another recipe, an earlier format and damaged data are refused by name", async () => {
+  const config = parseRecipeConfig({
+    recipe: "classification",
+    name: "a",
+    model: SMALL,
+    data: { trainPerClass: 10, testPerClass: 5 },
+    train: { steps: 1, batchSize: 10, checkpointEvery: 0 },
+  }, "test");
+  const dir = `${ROOT}/a`;
+  (await train(classification, config, { ...quiet, runDir: dir, start: "fresh" })).dispose();
+
+  const wider = { ...config, model: { ...config.model, latentDim: 12 } };
   await assert.rejects(
-    trainClassifier(other, { runDir: dirA, log: null }),
+    train(classification, wider, { ...quiet, runDir: dir }),
     (e: Error) => e instanceof CheckpointError && /another model/.test(e.message),
   );
-  // Evaluating A's checkpoint while asking for B's architecture.
-  await assert.rejects(loadClassifier(dirA, { expect: other }), /from another model/);
-  // B's tensor file copied into A's run: the file's own architecture tag gives it away.
-  const stateA = JSON.parse(await Deno.readTextFile(`${dirA}/state.json`));
-  const stateB = JSON.parse(await Deno.readTextFile(`${dirB}/state.json`));
-  await Deno.copyFile(`${dirB}/${stateB.tensors}`, `${dirA}/${stateA.tensors}`);
-  await assert.rejects(loadCheckpoint(dirA), /is from another model or run/);
-  // No checkpoint at all.
-  await assert.rejects(loadCheckpoint(`${ROOT}/none`), /no checkpoint in .*none.*train one first/);
+  const gen = parseRecipeConfig({ recipe: "generation", eval: { reference: "none" } }, "test");
+  await assert.rejects(
+    train(generation, gen, { ...quiet, runDir: dir }),
+    /holds a run of recipe classification, not generation/,
+  );
+
+  // The tensor file's data no longer matches its checksum: refused with the file named.
+  const state = JSON.parse(await Deno.readTextFile(`${dir}/state.json`));
+  const path = `${dir}/${state.tensors}`;
+  const bytes = await Deno.readFile(path);
+  const flipped = bytes.slice();
+  flipped[flipped.length - 3] ^= 0x40;
+  await Deno.writeFile(path, flipped);
+  await assert.rejects(
+    loadRun(dir),
+    (e: Error) => e instanceof CheckpointError && /checksum|crc/i.test(e.message),
+  );
+  await Deno.writeFile(path, bytes);
+  (await loadRun(dir)).dispose();
+
+  // A run of an earlier lzn: refused with a message that says so.
+  const old = `${ROOT}/old`;
+  await Deno.mkdir(old, { recursive: true });
+  await Deno.writeTextFile(`${old}/state.json`, JSON.stringify({ format: "lzn-classifier-run/1", step: 3 }));
+  await assert.rejects(
+    loadRun(old),
+    /written by an earlier lzn \(format lzn-classifier-run\/1\)[\s\S]*train it again/,
+  );
+  await assert.rejects(loadRun(`${ROOT}/none`), /no checkpoint in .*none.*train one first/);
 });
 
-Deno.test("inputs: NPY round trip and errors; PNG decoding; image files to a batch", async () => {
+Deno.test("inputs: NPY round trip and errors; PNG files of other colour types; every bad input is an InputError", async () => {
   const a = { dtype: "float32" as const, shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6.5]) };
-  const back = decodeNpy(encodeNpy(a));
-  assert.deepEqual(back, a);
+  assert.deepEqual(decodeNpy(encodeNpy(a)), a);
   assert.equal((encodeNpy(a).length - 24) % 64, 0, "the header is padded to 64 bytes");
   assert.throws(
     () => decodeNpy(new Uint8Array([1, 2, 3]), "x.npy"),
     /x\.npy is not a readable \.npy file: no NPY magic/,
   );
-  const i32 = String.fromCharCode(...encodeNpy({ dtype: "int32", shape: [1], data: new Int32Array([1]) }));
-  const i64 = Uint8Array.from(i32.replace("'<i4'", "'<i8'"), (c) => c.charCodeAt(0)); // an int64 array
-  assert.throws(() => decodeNpy(i64, "y.npy"), /element type <i8/);
-
-  const pixels = new Uint8Array(784).map((_, i) => (i * 7) % 256);
-  const png = await encodePng({ pixels, width: 28, height: 28, channels: 1 });
-  assert.deepEqual((await decodePngGray(png)).pixels, pixels);
-  const rgb = await encodePng({
-    pixels: new Uint8Array([255, 0, 0, 0, 0, 255]),
-    width: 2,
-    height: 1,
-    channels: 3,
-  });
-  assert.deepEqual([...(await decodePngGray(rgb)).pixels], [76, 29]);
 
   await Deno.mkdir(ROOT, { recursive: true });
-  await Deno.writeFile(`${ROOT}/d.png`, png);
+  const pixels = new Uint8Array(784).map((_, i) => (i * 7) % 256);
+  await Deno.writeFile(`${ROOT}/d.png`, await encodePng({ pixels, width: 28, height: 28, channels: 1 }));
+  const rgb = new Uint8Array(784 * 3).map((_, i) => (i % 3 === 0 ? 255 : 0)); // pure red: grey 76
   await Deno.writeFile(
-    `${ROOT}/d.npy`,
-    encodeNpy({ dtype: "uint8", shape: [2, 28, 28], data: new Uint8Array(2 * 784).fill(255) }),
+    `${ROOT}/red.png`,
+    await encodePng({ pixels: rgb, width: 28, height: 28, channels: 3 }),
   );
-  const fromPng = await readImages([`${ROOT}/d.png`, `${ROOT}/d.png`]);
+  const fromPng = await readImages([`${ROOT}/d.png`, `${ROOT}/red.png`]);
   assert.equal(fromPng.batch.count, 2);
   assert.ok(Math.abs(fromPng.batch.images[1] - (7 * 2 / 255 - 1)) < 1e-6);
-  const fromNpy = await readImages([`${ROOT}/d.npy`]);
+  assert.ok(Math.abs(fromPng.batch.images[784] - (76 * 2 / 255 - 1)) < 1e-6);
+
+  const write = (name: string, arr: Parameters<typeof encodeNpy>[0]) =>
+    Deno.writeFile(`${ROOT}/${name}`, encodeNpy(arr));
+  await write("ok.npy", { dtype: "uint8", shape: [2, 28, 28], data: new Uint8Array(2 * 784).fill(255) });
+  const fromNpy = await readImages([`${ROOT}/ok.npy`]);
   assert.deepEqual([fromNpy.batch.count, fromNpy.batch.images[0], fromNpy.names[1]], [
     2,
     1,
-    `${ROOT}/d.npy[1]`,
+    `${ROOT}/ok.npy[1]`,
   ]);
-  await Deno.writeFile(
-    `${ROOT}/bad.npy`,
-    encodeNpy({ dtype: "uint8", shape: [2, 27], data: new Uint8Array(54) }),
-  );
-  await assert.rejects(
-    readImages([`${ROOT}/bad.npy`]),
-    /expected shape \[n, 28, 28\] or \[n, 784\], got \[2, 27\]/,
-  );
-  await assert.rejects(readImages([`${ROOT}/missing.png`]), Deno.errors.NotFound);
-});
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write=.cache,runs", "--allow-env", "main.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = (b: Uint8Array) => new TextDecoder().decode(b).replace(ANSI, "");
-  return { code: o.code, out: dec(o.stdout), err: dec(o.stderr) };
-}
-
-Deno.test("cli: --help, a bad config, a missing file, a bad option and a missing checkpoint give clear messages", async () => {
-  await Deno.mkdir(ROOT, { recursive: true });
-  await Deno.writeTextFile(`${ROOT}/bad.json`, JSON.stringify({ train: { batchSize: -4, steps: "many" } }));
-  await Deno.writeTextFile(`${ROOT}/broken.json`, "{ not json");
-  const help = await cli("train", "--help");
-  assert.equal(help.code, 0);
-  assert.match(help.out, /usage: deno task train --config FILE/);
-  const bad = await cli("train", "--config", `${ROOT}/bad.json`);
-  assert.equal(bad.code, 1);
-  assert.match(bad.err, /error: invalid config .*bad\.json:\n✖ /);
-  assert.match(bad.err, /✖ Too small: expected number to be >=2\n {2}→ at train\.batchSize/);
-  assert.match(bad.err, /→ at train\.steps/);
-  const broken = await cli("train", "--config", `${ROOT}/broken.json`);
-  assert.match(broken.err, /is not valid JSON/);
-  const missing = await cli("train", "--config", `${ROOT}/nope.json`);
-  assert.match(missing.err, /config file not found: .*nope\.json/);
-  const option = await cli("eval", "--bogus");
-  assert.equal(option.code, 2);
-  assert.match(option.err, /error: .*bogus[\s\S]*usage: deno task eval/);
-  const noRun = await cli("classify", "--run", `${ROOT}/no-run`, `${ROOT}/d.png`);
-  assert.equal(noRun.code, 1);
-  assert.match(noRun.err, /error: (no checkpoint in|file not found)/);
-  const unknown = await cli("fly");
-  assert.equal(unknown.code, 2);
-  assert.match(unknown.err, /unknown command "fly"/);
+  const nan = new Float32Array(2 * 784).fill(0.5);
+  nan[784 + 17] = NaN;
+  await write("nan.npy", { dtype: "float32", shape: [2, 784], data: nan });
+  await write("empty.npy", { dtype: "uint8", shape: [0, 28, 28], data: new Uint8Array(0) });
+  await write("shape.npy", { dtype: "uint8", shape: [2, 27], data: new Uint8Array(54) });
+  await Deno.writeFile(`${ROOT}/notpng.png`, new TextEncoder().encode("hello"));
+  const cases: [string[], RegExp][] = [
+    [[`${ROOT}/nan.npy`], /nan\.npy: image 1, pixel 17 is NaN; float images must be finite/],
+    [[`${ROOT}/empty.npy`], /empty\.npy holds no images/],
+    [[`${ROOT}/shape.npy`], /expected shape \[n, 28, 28\] or \[n, 784\], got \[2, 27\]/],
+    [[`${ROOT}/missing.png`], /input file not found: .*missing\.png/],
+    [[`${ROOT}/notpng.png`], /notpng\.png: .*not a PNG/],
+    [[`${ROOT}/ok.npy`, `${ROOT}/d.png`], /either one \.npy file or PNG files/],
+    [[], /no input images given/],
+  ];
+  for (const [paths, message] of cases) {
+    await assert.rejects(
+      readImages(paths),
+      (e: Error) => e instanceof InputError && message.test(e.message),
+      String(paths),
+    );
+  }
 });

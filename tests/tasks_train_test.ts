@@ -1,191 +1,196 @@
 /**
- * The classification recipe end to end on small real data: a tiny run must beat chance by a stated margin,
- * and a run stopped or killed after a checkpoint resumes to exactly the parameters of an uninterrupted run.
+ * The one trainer on small real data: a tiny classification run beats chance by a stated margin, the state
+ * walk names every tensor one way for every recipe, the data block's shift augmentation reaches every recipe,
+ * a failed restore frees everything and releases the run, and a run directory is owned by one process.
  */
 import { strict as assert } from "node:assert";
-import { readTensors, type Tensor } from "@lzn/tensor";
+import { bufferPool, onesFlag } from "@lzn/tensor";
 import {
-  type ClassifierConfig,
-  evaluateClassifier,
-  loadClassifier,
+  buildOptimizers,
+  CheckpointError,
+  classification,
+  crossEntropyRecipe,
+  disposeOptimizers,
+  evaluateRun,
+  generation,
   loadRunData,
-  parseClassifierConfig,
-  readRunState,
-  trainClassifier,
-  type TrainedClassifier,
+  lockRun,
+  parseRecipeConfig,
+  stateDict,
+  train,
 } from "@lzn/tasks";
+import { snapshot } from "./resume_util.ts";
 
-const ROOT = ".cache/test-runs";
+const ROOT = ".cache/test-runs/train";
+const quiet = { log: null, onProgress: () => {} };
+const ENCODER = { channels: [8, 16], strides: [2, 2], headHidden: 32 } as const;
 
 /** 3 MNIST classes x 50 training digits (chance: 1/3), a small encoder, K = 100 label flows as the release. */
-const TINY = parseClassifierConfig({
+const TINY = parseRecipeConfig({
+  recipe: "classification",
   name: "tiny",
-  model: { latentDim: 16, classes: 3, encoder: { channels: [8, 16], strides: [2, 2], headHidden: 32 } },
+  model: { latentDim: 16, classes: 3, encoder: ENCODER },
   data: { dataset: "mnist", trainPerClass: 50, testPerClass: 100 },
   train: { steps: 40, batchSize: 30, warmupSteps: 5, emaDecay: 0.9, logEvery: 10, checkpointEvery: 0 },
-  eval: { batchSizes: [300], taus: [0, 1], headline: { tau: 0, batchSize: 300 } },
-});
+  eval: { batchSizes: [300], taus: [0, 1], headline: { tau: 0, batchSize: 300 }, bank: 150 },
+}, "test");
 
-const quiet = { log: null, onProgress: () => {} };
-
-async function snapshot(
-  run: TrainedClassifier,
-): Promise<Record<string, Float32Array | Int32Array | Uint32Array>> {
-  const tensors: Record<string, Tensor> = Object.fromEntries(run.model.namedParameters());
-  run.ema.shadow.forEach((s, i) => tensors[`ema.${i}`] = s);
-  const host = await readTensors(tensors);
-  return Object.fromEntries(Object.entries(host).map(([k, v]) => [k, v.data]));
-}
-
-Deno.test("train: 3 classes x 50 MNIST digits, 40 steps -> held-out accuracy >= 0.75 (chance 0.33)", async () => {
-  const data = await loadRunData(TINY);
+Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out accuracy >= 0.75 (chance 0.33), also one image at a time with the bank", async () => {
+  const data = await loadRunData(TINY.data, 3);
   assert.deepEqual([data.train.count, data.test.count], [150, 300]);
-  const run = await trainClassifier(TINY, { ...quiet, runDir: `${ROOT}/tiny`, start: "fresh", data });
+  const dir = `${ROOT}/tiny`;
+  const run = await train(classification, TINY, { ...quiet, runDir: dir, start: "fresh", data });
   try {
     assert.equal(run.state.step, 40);
     const losses = run.history.map((r) => r.loss);
     assert.ok(losses.at(-1)! < losses[0], `loss should fall: ${losses.map((l) => l.toFixed(3)).join(" ")}`);
-    run.ema.swapIn();
-    const report = await evaluateClassifier(run.model, data.test, {
-      batchSizes: [300],
-      taus: [0, 1],
-      seed: 0,
+    const m = await evaluateRun(classification, TINY, run.model, {
+      run: { dir, step: 40, architectureHash: run.state.architectureHash, weights: "ema" },
+      data,
+      optimizers: run.optimizers,
+      log: () => {},
     });
-    run.ema.swapOut();
-    const acc = report.headline.accuracy;
-    console.log(
-      `tiny run: loss ${losses.map((l) => l.toFixed(3)).join(" -> ")}, accuracy tau0 ${acc}, tau1 ${
-        report.results[1].accuracy
-      }`,
-    );
-    assert.ok(acc >= 0.75, `accuracy ${acc} should beat chance (0.33) by 0.42`);
+    console.log(`tiny run: loss ${losses.map((l) => l.toFixed(3)).join(" -> ")}, ${JSON.stringify(m)}`);
+    assert.ok((m.accuracy as number) >= 0.75, `accuracy ${m.accuracy} should beat chance (0.33) by 0.42`);
+    assert.ok((m.bankAccuracy as number) >= 0.75, `bank accuracy ${m.bankAccuracy} (one image at a time)`);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/eval.json`)), m);
+    for (const f of ["bank.safetensors", "predictions.png"]) {
+      assert.ok((await Deno.stat(`${dir}/${f}`)).isFile, f);
+    }
   } finally {
     run.dispose();
   }
 });
 
-// Constant LR after warm-up, so that the schedule does not depend on the total step count (the killed
-// child below is given 400 steps, and is killed long before it gets there). Shift augmentation on: its
-// offsets are a function of (seed, step), so a resumed run must still match the uninterrupted one.
-const RESUME: ClassifierConfig = {
-  ...TINY,
-  name: "resume",
-  train: { ...TINY.train, steps: 8, checkpointEvery: 4, lrSchedule: "constant", shift: 1 },
-};
+Deno.test("state walk: one naming of parameters, EMA shadows and Adam moments for every recipe", () => {
+  const configs = [
+    [
+      classification,
+      parseRecipeConfig({ recipe: "classification", model: { latentDim: 8, encoder: ENCODER } }, "t"),
+    ],
+    [
+      generation,
+      parseRecipeConfig({
+        recipe: "generation",
+        model: { latentDim: 8, encoder: ENCODER, decoder: { channels: [8, 8, 8] } },
+      }, "t"),
+    ],
+    [
+      crossEntropyRecipe,
+      parseRecipeConfig({ recipe: "cross-entropy", model: { network: "reference" } }, "t"),
+    ],
+  ] as const;
+  for (const [recipe, config] of configs) {
+    // deno-lint-ignore no-explicit-any
+    const model = (recipe as any).build(config);
+    const opt = buildOptimizers(model, 0.99);
+    try {
+      const keys = Object.keys(stateDict(model, opt));
+      const params = keys.filter((k) => k.startsWith("model."));
+      for (const p of params) {
+        const name = p.slice("model.".length);
+        assert.ok(keys.includes(`ema.${name}`), `${recipe.name}: ema.${name}`);
+        assert.ok(
+          keys.includes(`adam.${name}.m`) && keys.includes(`adam.${name}.v`),
+          `${recipe.name}: adam.${name}`,
+        );
+      }
+      for (const part of Object.keys(model.parts)) assert.ok(keys.includes(`ema.${part}.num_updates`));
+      assert.equal(
+        keys.length,
+        params.length * 4 + Object.keys(model.parts).length + 1,
+        `${recipe.name}: nothing else`,
+      );
+    } finally {
+      disposeOptimizers(opt);
+      model.dispose();
+    }
+  }
+});
 
-Deno.test("train: shift augmentation changes what is trained, reproducibly; out-of-range shifts are refused", async () => {
-  const data = await loadRunData(TINY);
-  const twoSteps = (shift: number, name: string) =>
-    trainClassifier(
-      { ...TINY, name, train: { ...TINY.train, steps: 2, logEvery: 1, shift } },
-      { ...quiet, runDir: `${ROOT}/${name}`, start: "fresh", data },
+Deno.test("shift augmentation (the data block) changes what every recipe trains, reproducibly", async () => {
+  const gen = (shift: number) =>
+    parseRecipeConfig({
+      recipe: "generation",
+      name: `shift${shift}`,
+      model: {
+        latentDim: 8,
+        classes: 3,
+        encoder: ENCODER,
+        decoder: { channels: [8, 8, 8], attention: false },
+      },
+      data: { trainPerClass: 10, testPerClass: 5, shift },
+      train: { steps: 2, batchSize: 15, logEvery: 1, checkpointEvery: 0 },
+      eval: { reference: "none" },
+    }, "test");
+  const runs = [];
+  for (const [shift, name] of [[0, "a"], [2, "b"], [2, "c"]] as const) {
+    runs.push(
+      await train(generation, gen(shift), { ...quiet, runDir: `${ROOT}/shift-${name}`, start: "fresh" }),
     );
-  const runs = [await twoSteps(0, "shift0"), await twoSteps(2, "shift2"), await twoSteps(2, "shift2b")];
+  }
   try {
     const [plain, shifted, again] = await Promise.all(runs.map(snapshot));
-    const encoderWeights = Object.keys(plain).filter((k) => k.startsWith("image."));
-    assert.ok(encoderWeights.length > 0);
+    const encoder = Object.keys(plain).filter((k) => k.startsWith("model.encoder."));
     assert.ok(
-      encoderWeights.some((k) => plain[k].some((v, i) => v !== shifted[k][i])),
-      "a 2-pixel shift must change the encoder's updates",
+      encoder.some((k) => plain[k].some((v, i) => v !== shifted[k][i])),
+      "a 2-pixel shift must change the updates",
     );
     assert.deepEqual(again, shifted, "the same seed must give the same shifts");
-    // The first step's loss differs too: the encoder saw other pixels.
-    assert.notEqual(runs[1].history[0].loss, runs[0].history[0].loss);
   } finally {
     for (const r of runs) r.dispose();
   }
-  assert.throws(() => parseClassifierConfig({ train: { shift: 9 } }), /train\.shift/);
-  assert.throws(() => parseClassifierConfig({ train: { shift: 0.5 } }), /train\.shift/);
+  assert.throws(
+    () => parseRecipeConfig({ recipe: "classification", data: { shift: 9 } }, "t"),
+    /data\.shift/,
+  );
 });
 
-Deno.test("train: a run stopped after its checkpoint, or killed, resumes to the uninterrupted run's exact parameters", async () => {
-  const data = await loadRunData(RESUME);
-  const straight = await trainClassifier(RESUME, {
-    ...quiet,
-    runDir: `${ROOT}/straight`,
-    start: "fresh",
-    data,
-  });
-  const expected = await snapshot(straight);
-  straight.dispose();
+Deno.test("a checkpoint that does not fit frees every buffer and releases the run directory", async () => {
+  onesFlag();
+  const config = parseRecipeConfig({
+    recipe: "classification",
+    name: "leak",
+    model: { latentDim: 8, classes: 3, encoder: ENCODER },
+    data: { trainPerClass: 10, testPerClass: 5 },
+    train: { steps: 1, batchSize: 15, checkpointEvery: 0 },
+  }, "test");
+  const dir = `${ROOT}/leak`;
+  (await train(classification, config, { ...quiet, runDir: dir, start: "fresh" })).dispose();
+  // Damage the walk: drop one tensor's name from state.json's tensor file by renaming the file's key.
+  const state = JSON.parse(await Deno.readTextFile(`${dir}/state.json`));
+  const path = `${dir}/${state.tensors}`;
+  const bytes = await Deno.readFile(path);
+  const text = new TextDecoder("latin1").decode(
+    bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true))),
+  );
+  const renamed = text.replace('"model.anchors.anchorSet"', '"model.anchors.anchorSeX"');
+  bytes.set(new TextEncoder().encode(renamed), 8);
+  await Deno.writeFile(path, bytes);
+  const live = bufferPool.live;
+  await assert.rejects(
+    train(classification, { ...config, train: { ...config.train, steps: 2 } }, { ...quiet, runDir: dir }),
+    (e: Error) =>
+      e instanceof CheckpointError &&
+      /missing key "model\.anchors\.anchorSet"[\s\S]*unexpected key/.test(e.message),
+  );
+  assert.equal(bufferPool.live, live, "the model, EMAs, Adam and the loaded tensors are freed");
+  (await lockRun(dir)).release(); // the lock was released: taking it again works
+});
 
-  // 1. Stopped right after the step-4 checkpoint (as if killed then), resumed by a new trainer.
-  const first = await trainClassifier(RESUME, {
-    ...quiet,
-    runDir: `${ROOT}/stopped`,
-    start: "fresh",
-    stopAfter: 4,
-    data,
-  });
-  assert.equal(first.state.step, 4);
-  first.dispose();
-  const state = await readRunState(`${ROOT}/stopped`);
-  assert.deepEqual([state.step, state.data.epoch, state.data.batch], [4, 0, 4]);
-  const resumed = await trainClassifier(RESUME, { ...quiet, runDir: `${ROOT}/stopped`, data });
-  assert.equal(resumed.state.step, 8);
-  assert.deepEqual(resumed.history.map((r) => r.step), [8], "the resumed session trains steps 5..8 only");
-  const got = await snapshot(resumed);
-  resumed.dispose();
-  for (const [name, values] of Object.entries(expected)) {
-    assert.deepEqual(got[name], values, `${name} differs after resume`);
+Deno.test("a run directory is owned by one process: a second lock is refused with the holder's pid; a stale one is taken over", async () => {
+  const dir = `${ROOT}/owned`;
+  const lock = await lockRun(dir);
+  try {
+    await assert.rejects(lockRun(dir), new RegExp(`in use by another lzn process \\(pid ${Deno.pid}`));
+  } finally {
+    lock.release();
   }
-
-  // 2. A real process killed (SIGKILL) once its first checkpoint exists, then resumed here.
-  const cfgPath = `${ROOT}/resume.json`;
-  await Deno.mkdir(ROOT, { recursive: true });
-  await Deno.writeTextFile(cfgPath, JSON.stringify({ ...RESUME, train: { ...RESUME.train, steps: 400 } }));
-  const dir = `${ROOT}/killed`;
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=.cache",
-      "--allow-env",
-      "main.ts",
-      "train",
-      "--config",
-      cfgPath,
-      "--run-dir",
-      dir,
-      "--no-eval",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  let killedAt = -1;
-  for (let i = 0; i < 1200 && killedAt < 0; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    try {
-      const s = JSON.parse(await Deno.readTextFile(`${dir}/state.json`));
-      if (s.step >= 4) {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* it may have finished already */ }
-        killedAt = s.step;
-      }
-    } catch { /* no checkpoint yet */ }
-  }
-  const status = await child.status;
-  assert.ok(killedAt >= 4, "the child never wrote a checkpoint");
-  assert.equal(status.signal, "SIGKILL", "the child should have been killed mid-run");
-  const after = await readRunState(dir); // consistent state.json + tensor file, whatever moment the kill hit
-  assert.ok(after.step % 4 === 0 && after.step >= 4, `checkpoint step ${after.step}`);
-  console.log(`child killed (SIGKILL) with its last checkpoint at step ${after.step}`);
-  if (after.step > 8) return; // a very fast machine passed step 8 before the kill: nothing left to compare
-  const revived = await trainClassifier(RESUME, { ...quiet, runDir: dir, data });
-  assert.equal(revived.state.step, 8);
-  const got2 = await snapshot(revived);
-  revived.dispose();
-  for (const [name, values] of Object.entries(expected)) {
-    assert.deepEqual(got2[name], values, `${name} differs after kill + resume`);
-  }
-
-  // The stored run loads for inference with its EMA weights.
-  const { model, state: loaded } = await loadClassifier(dir);
-  assert.equal(loaded.step, 8);
-  const emaHost = await readTensors(Object.fromEntries(model.namedParameters()));
-  model.namedParameters().forEach(([n], i) => assert.deepEqual(emaHost[n].data, expected[`ema.${i}`]));
-  model.dispose();
+  // A lock file left by a process that is gone (no file lock held on it): taken over, with a notice.
+  await Deno.writeTextFile(`${dir}/run.lock`, JSON.stringify({ pid: 999999 }));
+  const notices: string[] = [];
+  const again = await lockRun(dir, (l) => notices.push(l));
+  again.release();
+  assert.match(notices.join("\n"), /taking over the stale lock of pid 999999/);
+  await assert.rejects(Deno.stat(`${dir}/run.lock`), Deno.errors.NotFound, "release removes the lock file");
 });

@@ -3,12 +3,16 @@
  * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the raw little-endian data.
  * Files are written atomically (temporary file, fsync, rename), so a run killed mid-save never leaves a
  * half-written checkpoint; loading validates the header completely and names the problem when it is wrong.
+ * Every file lzn writes carries the CRC-32 of its data section in the metadata (key `crc32`, 8 hex digits),
+ * checked on load, so flipped bits in a checkpoint are an error instead of silently wrong weights; files
+ * from other writers, without the key, load as before.
  *
  * GPU tensors are read back in one batched copy (not one round trip per tensor).
  *
  * @module
  */
 import { bufferPool } from "../pool.ts";
+import { crc32 } from "./crc32.ts";
 import { copyBuffer, readBuffer, upload } from "../recorder.ts";
 import { type DType, shapeSize, Tensor } from "../tensor.ts";
 
@@ -84,14 +88,17 @@ export function encodeSafetensors(
   metadata: Record<string, string> = {},
 ): Uint8Array {
   const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") {
-        throw new Error(`safetensors: metadata "${k}" must be a string, got ${typeof v}`);
-      }
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== "string") {
+      throw new Error(`safetensors: metadata "${k}" must be a string, got ${typeof v}`);
     }
-    header.__metadata__ = metadata;
   }
+  if ("crc32" in metadata) throw new Error(`safetensors: metadata "crc32" is reserved for the data checksum`);
+  let crc = 0;
+  for (const t of Object.values(tensors)) {
+    crc = crc32(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.length * 4), crc);
+  }
+  header.__metadata__ = { ...metadata, crc32: crc.toString(16).padStart(8, "0") };
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
     if (name === "__metadata__") throw new Error(`safetensors: "__metadata__" cannot be a tensor name`);
@@ -183,6 +190,15 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsContents<HostTe
   }
   if (expected < dataLen) {
     throw new Error(`safetensors: ${dataLen - expected} trailing bytes after the last tensor`);
+  }
+  // Checked once the layout is known to be whole, so a truncated file is named as such, not as damaged.
+  if (metadata.crc32 !== undefined) {
+    const actual = crc32(bytes.subarray(dataStart)).toString(16).padStart(8, "0");
+    if (actual !== metadata.crc32) {
+      throw new Error(
+        `safetensors: data checksum mismatch (crc32 ${actual}, the header says ${metadata.crc32}): the file is damaged`,
+      );
+    }
   }
   const tensors: Record<string, HostTensor> = {};
   for (const e of entries) {

@@ -1,6 +1,7 @@
 /**
  * Shape ops that move data: `permute`, `slice`, `pad`, `concat` and `stack`. Tensors are always contiguous,
- * so each is one copy kernel (one thread per output element) whose index arithmetic is baked in as constants.
+ * so each is one copy kernel (one thread per output element) whose index arithmetic is baked in as constants
+ * — except the offsets of slice, pad and concat, which are uniforms so that one kernel serves every offset.
  * Their VJPs are each other: permute <-> inverse permute, slice <-> pad with zeros, concat <-> slices.
  *
  * @module
@@ -12,6 +13,14 @@ import { Tensor } from "../tensor.ts";
 import { linearGrid, linearIndex, normAxis, stridesOf } from "./grid.ts";
 
 const WG = 256;
+
+/** The uniform `{ v: f32, p0 }` with an integer offset in `p0` (read in WGSL as `bitcast<u32>(u.p0)`). */
+function offsetParams(value: number, offset: number): Float32Array {
+  const buf = new ArrayBuffer(16);
+  new Float32Array(buf, 0, 1)[0] = value;
+  new Uint32Array(buf, 4, 1)[0] = offset;
+  return new Float32Array(buf);
+}
 
 /** One thread per element `i < n`; `body` writes the output. Buffers bind in `decls` order. */
 function launch(
@@ -122,10 +131,18 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
   const { inner } = around(x.shape, ax);
   const outLen = e - s;
   const out = Tensor.empty(withAxis(x.shape, ax, outLen), x.dtype);
-  // out[o, c, r] = X[o, c + s, r] with contiguous [outer, len, inner] views of both.
+  // out[o, c, r] = X[o, c + s, r] with contiguous [outer, len, inner] views of both. The offset s is a
+  // uniform, not a constant: slicing at many offsets (one row at a time) then reuses one compiled kernel.
   const body = `let o = i / ${outLen * inner}u; let rest = i % ${outLen * inner}u;
-  Y[i] = X[o * ${len * inner}u + ${s * inner}u + rest];`;
-  launch("slice", out.size, [["X", "read", x.dtype], ["Y", "read_write", x.dtype]], body, [x, out]);
+  Y[i] = X[o * ${len * inner}u + bitcast<u32>(u.p0) + rest];`;
+  launch(
+    "slice",
+    out.size,
+    [["X", "read", x.dtype], ["Y", "read_write", x.dtype]],
+    body,
+    [x, out],
+    offsetParams(0, s * inner),
+  );
   return record("slice", out, [x], (g) => [pad(g, ax, s, len - e)]);
 }
 
@@ -146,16 +163,18 @@ export function pad(x: Tensor, axis: number, before: number, after: number, valu
   const { len, inner } = around(x.shape, ax);
   const outLen = before + len + after;
   const out = Tensor.empty(withAxis(x.shape, ax, outLen), x.dtype);
+  // `before` is a uniform (as slice's offset, whose gradient this is), so one kernel serves every offset.
   const body = `let o = i / ${outLen * inner}u; let c = (i / ${inner}u) % ${outLen}u;
-  if (c < ${before}u || c >= ${before + len}u) { Y[i] = ${x.dtype}(u.v); return; }
-  Y[i] = X[o * ${len * inner}u + (i % ${outLen * inner}u) - ${before * inner}u];`;
+  let before = bitcast<u32>(u.p0);
+  if (c < before || c >= before + ${len}u) { Y[i] = ${x.dtype}(u.v); return; }
+  Y[i] = X[o * ${len * inner}u + (i % ${outLen * inner}u) - before * ${inner}u];`;
   launch(
     "pad",
     out.size,
     [["X", "read", x.dtype], ["Y", "read_write", x.dtype]],
     body,
     [x, out],
-    new Float32Array([value, 0, 0, 0]),
+    offsetParams(value, before),
   );
   return record("pad", out, [x], (g) => [slice(g, ax, before, before + len)]);
 }
@@ -194,8 +213,13 @@ export function concat(tensors: Tensor[], axis: number): Tensor {
     starts.push(off);
     const len = t.shape[ax];
     const body = `let o = i / ${len * inner}u;
-  Y[o * ${total * inner}u + ${off * inner}u + (i % ${len * inner}u)] = X[i];`;
-    launch("concat", t.size, [["X", "read", t.dtype], ["Y", "read_write", t.dtype]], body, [t, out]);
+  Y[o * ${total * inner}u + bitcast<u32>(u.p0) + (i % ${len * inner}u)] = X[i];`;
+    const decls: [string, "read" | "read_write", string][] = [["X", "read", t.dtype], [
+      "Y",
+      "read_write",
+      t.dtype,
+    ]];
+    launch("concat", t.size, decls, body, [t, out], offsetParams(0, off * inner));
     off += len;
   }
   return record(

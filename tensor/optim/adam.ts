@@ -1,10 +1,12 @@
 /**
  * Adam (PyTorch `torch.optim.Adam` semantics: L2 weight decay added to the gradient, bias-corrected moments,
- * `eps` added after dividing by the bias-correction square root) with parameter groups.
+ * `eps` added after dividing by the bias-correction square root) with parameter groups. AdamW is the same
+ * optimizer with `decoupled: true` (`torch.optim.AdamW`: the parameter shrinks by `lr * weightDecay * p`
+ * before the Adam step and the decay never enters the moments): a variant is a parameter, not a copy.
  *
  * One fused dispatch per parameter updates the parameter and both moments. Every scalar that changes
- * (learning rate, betas, eps) travels in the uniform params block, so a learning-rate schedule never
- * compiles a new pipeline. Per-parameter step counts live in a GPU buffer and advance only when the step's
+ * (learning rate, betas, eps, weight decay and its style) travels in the uniform params block, so a
+ * learning-rate schedule or a per-group decay never compiles a new pipeline. Per-parameter step counts live in a GPU buffer and advance only when the step's
  * finite flag is 1, so a skipped (non-finite) step leaves parameters, moments and bias corrections exactly
  * as if it had never happened, with no readback.
  *
@@ -37,6 +39,10 @@ export interface ParamGroup {
   params: Tensor[];
   /** Learning rate; may be changed between steps. */
   lr: number;
+  /** This group's weight decay (default: the optimizer's {@link AdamOptions.weightDecay}). */
+  weightDecay?: number;
+  /** This group's decay style (default: the optimizer's {@link AdamOptions.decoupled}). */
+  decoupled?: boolean;
 }
 
 /**
@@ -48,6 +54,10 @@ export interface ParamGroup {
  * const model = new Linear(4, 2);
  * const opts: AdamOptions = { betas: [0.9, 0.99], eps: 1e-8, weightDecay: 1e-4 };
  * const opt = new Adam([{ params: model.parameters(), lr: 2e-4 }], opts);
+ * const adamW = new Adam([{ params: new Linear(4, 2).parameters(), lr: 3e-4 }], {
+ *   weightDecay: 0.05,
+ *   decoupled: true, // torch.optim.AdamW
+ * });
  * ```
  */
 export interface AdamOptions {
@@ -55,8 +65,13 @@ export interface AdamOptions {
   betas?: [number, number];
   /** Denominator epsilon (default 1e-8). */
   eps?: number;
-  /** L2 penalty added to the gradient (default 0). */
+  /** Weight decay coefficient (default 0); how it applies is set by `decoupled`. */
   weightDecay?: number;
+  /**
+   * `false` (default): L2 penalty added to the gradient, `g + wd * p` (`torch.optim.Adam`). `true`: decoupled
+   * decay `p -= lr * wd * p` before the Adam step (`torch.optim.AdamW`).
+   */
+  decoupled?: boolean;
 }
 
 /**
@@ -96,7 +111,7 @@ const UPDATE_WGSL = `${
 struct Params {
   lr: f32, beta1: f32, beta2: f32, eps: f32,
   oneMinusBeta1: f32, oneMinusBeta2: f32, logBeta1: f32, logBeta2: f32,
-  weightDecay: f32, index: u32, n: u32, pad0: u32,
+  weightDecay: f32, index: u32, n: u32, decoupled: u32,
 }
 @group(0) @binding(6) var<uniform> u: Params;
 fn one_minus_exp(x: f32) -> f32 {
@@ -116,7 +131,12 @@ fn one_minus_exp(x: f32) -> f32 {
   let bc2 = one_minus_exp(t * u.logBeta2);
   var p = P[i];
   var g = G[i];
-  if (u.weightDecay != 0.0) { g = g + u.weightDecay * p; }
+  if (u.decoupled != 0u) {
+    // p - (lr wd) p rather than p (1 - lr wd): 1 - lr wd would round away most digits of a small lr wd.
+    p = p - (u.lr * u.weightDecay) * p;
+  } else if (u.weightDecay != 0.0) {
+    g = g + u.weightDecay * p;
+  }
   let m = M[i] + u.oneMinusBeta1 * (g - M[i]);
   let v = u.beta2 * V[i] + u.oneMinusBeta2 * g * g;
   M[i] = m;
@@ -157,10 +177,14 @@ export class Adam {
       betas: opts.betas ?? [0.9, 0.999],
       eps: opts.eps ?? 1e-8,
       weightDecay: opts.weightDecay ?? 0,
+      decoupled: opts.decoupled ?? false,
     };
     const [b1, b2] = this.options.betas;
     if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) {
       throw new Error(`lzn: Adam betas must be in [0, 1), got ${b1}, ${b2}`);
+    }
+    for (const wd of [this.options.weightDecay, ...paramGroups.map((g) => g.weightDecay ?? 0)]) {
+      if (!(wd >= 0 && Number.isFinite(wd))) throw new Error(`lzn: Adam weightDecay must be >= 0, got ${wd}`);
     }
     this.#params = paramGroups.flatMap((g) => g.params);
     if (new Set(this.#params).size !== this.#params.length) {
@@ -188,7 +212,7 @@ export class Adam {
   step(opts: StepOptions = {}): void {
     const flag = opts.finite ?? onesFlag();
     const scale = opts.lrScale ?? 1;
-    const { betas: [b1, b2], eps, weightDecay } = this.options;
+    const { betas: [b1, b2], eps } = this.options;
     const k = kernel({
       name: "adam_update",
       wgsl: UPDATE_WGSL,
@@ -198,6 +222,8 @@ export class Adam {
     const stepped: number[] = [];
     let idx = 0;
     for (const group of this.paramGroups) {
+      const weightDecay = group.weightDecay ?? this.options.weightDecay;
+      const decoupled = group.decoupled ?? this.options.decoupled;
       for (const p of group.params) {
         const i = idx++;
         const g = p.grad;
@@ -209,7 +235,7 @@ export class Adam {
         const buf = new ArrayBuffer(48);
         const f = new Float32Array(buf);
         f.set([group.lr * scale, b1, b2, eps, 1 - b1, 1 - b2, Math.log(b1), Math.log(b2), weightDecay]);
-        new Uint32Array(buf, 36, 2).set([i, p.size]);
+        new Uint32Array(buf, 36, 3).set([i, p.size, decoupled ? 1 : 0]);
         dispatch({
           kernel: k,
           buffers: [

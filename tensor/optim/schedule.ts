@@ -26,3 +26,23 @@ export function linearWarmup(step: number, warmupSteps: number, startFactor?: nu
   const s = startFactor ?? 1 / warmupSteps;
   return s + (1 - s) * Math.min(Math.max(step, 0), warmupSteps) / warmupSteps;
 }
+
+/**
+ * The learning-rate factor at scheduler step `step`: the {@link linearWarmup}, times a cosine decay to 0 at
+ * `steps` when `kind` is `"cosine"` (constant after warm-up otherwise, as the release).
+ *
+ * @example
+ * ```ts
+ * import { lrFactor } from "@lzn/tensor";
+ * console.log(lrFactor(50, { warmupSteps: 0, steps: 100, kind: "cosine" })); // 0.5
+ * console.log(lrFactor(10, { warmupSteps: 20, steps: 100, kind: "constant" })); // 0.525
+ * ```
+ */
+export function lrFactor(
+  step: number,
+  schedule: { warmupSteps: number; steps: number; kind: "constant" | "cosine" },
+): number {
+  const warm = linearWarmup(step, schedule.warmupSteps);
+  if (schedule.kind === "constant") return warm;
+  return warm * 0.5 * (1 + Math.cos(Math.PI * Math.min(step, schedule.steps) / schedule.steps));
+}

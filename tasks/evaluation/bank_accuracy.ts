@@ -1,0 +1,46 @@
+/**
+ * Accuracy of inference with the anchor bank (each test image classified against the bank and itself, as
+ * `classify` does), and the bank itself, stored with the run: the evaluation that makes a run usable one
+ * image at a time.
+ *
+ * @module
+ */
+import { type ClassifyingSpace, classifyWithBank } from "./accuracy.ts";
+import type { EvalContext } from "../recipe.ts";
+import { computeBank, saveBank } from "../bank.ts";
+import { imageBatch } from "../run_data.ts";
+
+/**
+ * Builds the bank from `eval.bank` training images, classifies every test image against it at `tau`, saves
+ * the bank into the run directory (when there is one) and returns the accuracy.
+ *
+ * @example
+ * ```ts ignore
+ * import { bankAccuracy } from "@lzn/tasks";
+ * const { bankAccuracy: acc } = await bankAccuracy(space, { eval: { bank: 1000, seed: 0 } }, ctx, 0);
+ * ```
+ */
+export async function bankAccuracy(
+  space: ClassifyingSpace,
+  config: { eval: { bank: number; seed: number } },
+  ctx: EvalContext,
+  tau: number,
+): Promise<{ bankAccuracy: number; bankSize: number }> {
+  const { train, test } = ctx.data;
+  const { bank } = computeBank((b) => space.anchors("image", b), train, config.eval.bank, config.eval.seed);
+  try {
+    const { batch, labels } = imageBatch(test, Int32Array.from({ length: test.count }, (_, i) => i));
+    const pred = await classifyWithBank(space, batch, bank, { tau, seed: config.eval.seed });
+    const correct = pred.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0);
+    const accuracy = correct / test.count;
+    ctx.log(
+      `eval: ${(accuracy * 100).toFixed(2)}% with the anchor bank (${
+        bank.shape[0]
+      } training anchors, one image at a time)`,
+    );
+    if (ctx.run) await saveBank(ctx.run.dir, bank, ctx.run);
+    return { bankAccuracy: accuracy, bankSize: bank.shape[0] };
+  } finally {
+    bank.dispose();
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The run directory: one protocol for every recipe.
+ *
+ * ```
+ * runs/<name>/state.json                   the commit point: recipe, step, data position, config and hashes,
+ *                                          and the name of the current tensor file (format RUN_FORMAT)
+ * runs/<name>/checkpoint-<step>.safetensors  the state walk (state.ts) with architecture, step and a CRC-32
+ *                                          of the tensor data in its header
+ * runs/<name>/eval.json, *.png, bank.safetensors   what evaluation and inference write
+ * runs/<name>/run.lock                     held by the training process (pid inside)
+ * ```
+ *
+ * A checkpoint is written as: new tensor file (atomically), then `state.json` (atomically), then the old
+ * tensor file is removed, so a process killed at any moment leaves the last consistent pair. Directories of
+ * older formats are refused with a message that says so. Only the files named above belong to the run:
+ * `--fresh` removes exactly those, and nothing the run did not create is ever overwritten.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { loadSafetensors, saveSafetensors, type Tensor, writeFileAtomic } from "@lzn/tensor";
+import type { Recipe, RecipeConfig } from "./recipe.ts";
+import { parseWith } from "./config/hash.ts";
+
+/**
+ * Format tag of `state.json`.
+ *
+ * @example
+ * ```ts
+ * import { readRunState, RUN_FORMAT } from "@lzn/tasks";
+ * const state = await readRunState("runs/demo");
+ * console.log(state.format === RUN_FORMAT); // true
+ * ```
+ */
+export const RUN_FORMAT = "lzn-run/2";
+
+/** Formats of earlier lzn versions, refused with a message (their tensor names differ). */
+const OLD_FORMATS = ["lzn-classifier-run/1", "lzn-joint-run/1"];
+
+/**
+ * The JSON state of a run at a checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { readRunState } from "@lzn/tasks";
+ * const state = await readRunState("runs/demo");
+ * console.log(state.recipe, state.step, state.config.train.steps);
+ * ```
+ */
+export interface RunState {
+  /** Always {@link RUN_FORMAT}. */
+  format: typeof RUN_FORMAT;
+  /** The recipe (also `config.recipe`). */
+  recipe: string;
+  /** Optimizer steps done. */
+  step: number;
+  /** Data position of the next step: epoch and batch within it (epoch order = f(seed, epoch)). */
+  data: { epoch: number; batch: number; batchesPerEpoch: number };
+  /** Steps whose loss or gradient norm was not finite (skipped on the GPU). */
+  skipped: number;
+  /** Training wall time so far, seconds (all sessions). */
+  seconds: number;
+  /** Tensor file of this checkpoint (in the run directory). */
+  tensors: string;
+  /** Hash of `config` (all fields). */
+  configHash: string;
+  /** Hash of the architecture; the tensor file carries the same. */
+  architectureHash: string;
+  /** The full config the run trains with (validated by its recipe's schema when read). */
+  config: RecipeConfig;
+}
+
+/**
+ * Thrown when a run directory cannot be used: no checkpoint, a corrupt or edited one, another model's, an
+ * older format, or a directory another process holds.
+ *
+ * @example
+ * ```ts
+ * import { CheckpointError, readRunState } from "@lzn/tasks";
+ * try {
+ *   await readRunState("runs/none");
+ * } catch (e) {
+ *   if (!(e instanceof CheckpointError)) throw e;
+ *   console.error(e.message); // no checkpoint in runs/none ...
+ * }
+ * ```
+ */
+export class CheckpointError extends Error {
+  /** Wraps a message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "CheckpointError";
+  }
+}
+
+/** Names of the files a run owns (and `--fresh` removes). */
+const OWNED = /^(state\.json|eval\.json|bank\.safetensors|checkpoint-\d+\.safetensors|[a-z-]+\.png)$/;
+
+/**
+ * True if `dir` holds a `state.json`.
+ *
+ * @example
+ * ```ts
+ * import { hasCheckpoint } from "@lzn/tasks";
+ * console.log(await hasCheckpoint("runs/none")); // false
+ * ```
+ */
+export async function hasCheckpoint(dir: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(join(dir, "state.json"))).isFile;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/**
+ * Reads `dir/state.json` and checks its format. With `resolve` (the recipe of a recipe name; it throws for
+ * an unknown one), the stored config is validated by its recipe's schema and its architecture hash
+ * recomputed, so an edited file is refused.
+ *
+ * @example
+ * ```ts ignore
+ * import { RECIPES, readRunState } from "@lzn/tasks";
+ * const { step, recipe } = await readRunState("runs/demo", (name) => RECIPES[name as "classification"]);
+ * ```
+ */
+export async function readRunState(dir: string, resolve?: (recipe: string) => Recipe): Promise<RunState> {
+  const path = join(dir, "state.json");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(
+        `no checkpoint in ${dir} (missing ${path}); train one first with \`deno task train\``,
+      );
+    }
+    if (e instanceof Deno.errors.IsADirectory) {
+      throw new CheckpointError(`${path} is a directory, not a run state`);
+    }
+    throw e;
+  }
+  let raw: Partial<RunState>;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(
+      `${path} is not valid JSON (${(e as Error).message}): not an lzn run, or a damaged one`,
+    );
+  }
+  if (OLD_FORMATS.includes(String(raw?.format))) {
+    throw new CheckpointError(
+      `${dir} was written by an earlier lzn (format ${raw.format}); this version reads ${RUN_FORMAT} only: ` +
+        `train it again (or use another run directory)`,
+    );
+  }
+  if (raw?.format !== RUN_FORMAT) {
+    throw new CheckpointError(`${path} is not an lzn run (format ${JSON.stringify(raw?.format)})`);
+  }
+  if (!resolve) return raw as RunState;
+  const check = parseWith(resolve(String(raw.recipe)));
+  const config = check.parse(raw.config, `config stored in ${path}`);
+  if (await check.architecture(config) !== raw.architectureHash) {
+    throw new CheckpointError(
+      `${path}: its architecture hash does not match its own config; the file was edited`,
+    );
+  }
+  return { ...raw, config } as RunState;
+}
+
+/**
+ * Writes a checkpoint: the tensors to a new safetensors file (with the architecture hash, the step and a
+ * data checksum in its header), then `state.json`, then removes the previous tensor file.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeCheckpoint } from "@lzn/tasks";
+ * await writeCheckpoint("runs/demo", tensors, stateWithoutFileName);
+ * ```
+ */
+export async function writeCheckpoint(
+  dir: string,
+  tensors: Record<string, Tensor>,
+  state: Omit<RunState, "tensors" | "format">,
+): Promise<RunState> {
+  let previous: string | undefined;
+  if (await hasCheckpoint(dir)) {
+    try {
+      previous = JSON.parse(await Deno.readTextFile(join(dir, "state.json"))).tensors;
+    } catch { /* an unreadable old state is simply replaced */ }
+  }
+  const file = `checkpoint-${String(state.step).padStart(8, "0")}.safetensors`;
+  await saveSafetensors(join(dir, file), tensors, {
+    format: RUN_FORMAT,
+    architecture: state.architectureHash,
+    step: String(state.step),
+  });
+  const full: RunState = { format: RUN_FORMAT, ...state, tensors: file };
+  await writeFileAtomic(
+    join(dir, "state.json"),
+    new TextEncoder().encode(JSON.stringify(full, null, 2) + "\n"),
+  );
+  if (previous && previous !== file && /^checkpoint-\d+\.safetensors$/.test(previous)) {
+    await Deno.remove(join(dir, previous)).catch(() => {});
+  }
+  return full;
+}
+
+/**
+ * Loads the tensors of a run's checkpoint. Refuses a tensor file whose header names another architecture or
+ * step than `state`, and (through `loadSafetensors`) one whose data does not match its checksum.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCheckpointTensors, readRunState } from "@lzn/tasks";
+ * const state = await readRunState("runs/demo");
+ * const tensors = await loadCheckpointTensors("runs/demo", state);
+ * ```
+ */
+export async function loadCheckpointTensors(dir: string, state: RunState): Promise<Record<string, Tensor>> {
+  const path = join(dir, state.tensors);
+  let loaded;
+  try {
+    loaded = await loadSafetensors(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(`${dir}/state.json names ${path}, which is missing`);
+    }
+    throw new CheckpointError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  const { tensors, metadata } = loaded;
+  if (metadata.architecture !== state.architectureHash || metadata.step !== String(state.step)) {
+    for (const t of Object.values(tensors)) t.dispose();
+    throw new CheckpointError(
+      `${path} is from another model or run (architecture ${metadata.architecture ?? "?"}, step ` +
+        `${metadata.step ?? "?"}; state.json says ${state.architectureHash}, step ${state.step})`,
+    );
+  }
+  return tensors;
+}
+
+/**
+ * Removes the files a run owns (state, checkpoints, evaluation outputs, bank) and leaves everything else in
+ * the directory alone. Returns the removed names.
+ *
+ * @example
+ * ```ts ignore
+ * import { discardRun } from "@lzn/tasks";
+ * console.log(await discardRun("runs/demo")); // ["state.json", "checkpoint-00000320.safetensors", ...]
+ * ```
+ */
+export async function discardRun(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && OWNED.test(entry.name)) {
+        await Deno.remove(join(dir, entry.name));
+        removed.push(entry.name);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed.sort();
+}
+
+/**
+ * True if `name` (a file name inside a run directory) is one the run owns, which outputs must not overwrite.
+ *
+ * @example
+ * ```ts
+ * import { isRunFile } from "@lzn/tasks";
+ * console.log(isRunFile("state.json"), isRunFile("notes.txt")); // true false
+ * ```
+ */
+export function isRunFile(name: string): boolean {
+  return OWNED.test(name) || name === "run.lock";
+}

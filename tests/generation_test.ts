@@ -1,0 +1,170 @@
+/**
+ * The generation recipe's variants end to end on tiny MNIST slices: the joint model (case study 3) and RF +
+ * LZN (case study 1) train and report every metric of the protocol (classification at each τ, the bank,
+ * held-out RF loss, reconstruction, FID with the reference's hash, generation accuracy with its confusion
+ * matrix, the τ sweep, prior sampling), the RF baseline has no latent path, and `sample` writes grids.
+ */
+import { strict as assert } from "node:assert";
+import { ReferenceClassifier, saveReference } from "@lzn/metrics";
+import {
+  evaluateRun,
+  generation,
+  type GenerationConfig,
+  GenerationModel,
+  parseRecipeConfig,
+  train,
+} from "@lzn/tasks";
+
+const ROOT = ".cache/test-runs/generation";
+const quiet = { log: null, onProgress: () => {} };
+const REF = `${ROOT}/reference.safetensors`;
+
+async function reference(): Promise<void> {
+  await Deno.mkdir(ROOT, { recursive: true });
+  // Any fixed network defines a feature space; a small random one keeps the test fast.
+  const net = new ReferenceClassifier({
+    channels: [4, 8],
+    strides: [2, 2],
+    groups: 4,
+    featureDim: 8,
+    seed: 7,
+  });
+  await saveReference(REF, net, {
+    dataset: "mnist",
+    testAccuracy: 0.1,
+    testImages: 0,
+    source: "test (random weights)",
+  });
+  net.dispose();
+}
+
+function config(name: string, model: Record<string, unknown>, steps = 12): GenerationConfig {
+  return parseRecipeConfig({
+    recipe: "generation",
+    name,
+    model: {
+      latentDim: 8,
+      labelSteps: 20,
+      encoder: { channels: [8, 16], strides: [2, 2], headHidden: 16 },
+      decoder: { channels: [8, 8, 8], attention: false, condDim: 16, timeEmbedDim: 8 },
+      ...model,
+    },
+    data: { dataset: "mnist", trainPerClass: 20, testPerClass: 10 },
+    train: { steps, batchSize: 30, warmupSteps: 2, logEvery: 4, checkpointEvery: 0, emaDecay: 0.9 },
+    eval: {
+      batchSize: 30,
+      taus: [1, 0],
+      rfImages: 30,
+      reconstruction: { images: 10, repeats: 2, sampler: { kind: "euler", steps: 4 } },
+      generation: { images: 30, sampler: { kind: "euler", steps: 4 }, taus: [1, 0.5], grid: 2 },
+      reference: REF,
+      bank: 20,
+    },
+  }, "test");
+}
+
+async function run(cfg: GenerationConfig): Promise<Record<string, unknown>> {
+  const dir = `${ROOT}/${cfg.name}`;
+  const r = await train(generation, cfg, { ...quiet, runDir: dir, start: "fresh" });
+  try {
+    const losses = r.history.map((h) => h.loss);
+    assert.ok(losses.every(Number.isFinite), `finite losses: ${losses}`);
+    return await evaluateRun(generation, cfg, r.model, {
+      run: { dir, step: r.state.step, architectureHash: r.state.architectureHash, weights: "ema" },
+      data: r.data,
+      optimizers: r.optimizers,
+      log: () => {},
+    });
+  } finally {
+    r.dispose();
+  }
+}
+
+Deno.test("generation, joint (case study 3): label + RF losses train; every metric of the protocol is reported", async () => {
+  await reference();
+  const cfg = config("joint", { classes: 3 });
+  const m = await run(cfg);
+  console.log(
+    `joint: ${JSON.stringify({ ...m, generationConfusion: undefined, generationSweep: undefined })}`,
+  );
+  for (
+    const key of [
+      "accuracy",
+      "bankAccuracy",
+      "rfLoss",
+      "reconstruction",
+      "fid",
+      "generationAccuracy",
+      "priorFid",
+    ]
+  ) {
+    assert.ok(Number.isFinite(m[key]), `${key} = ${m[key]}`);
+  }
+  assert.deepEqual(Object.keys(m.accuracyByTau as object), ["tau1", "tau0"]);
+  assert.equal(m.accuracyTau, 1, "the headline classification is at tau = 1, as the release's ClassAccuracy");
+  assert.equal(m.generationTau, 1, "the headline generation is at tau = 1, as the paper samples");
+  assert.equal((m.generationSweep as unknown[]).length, 2);
+  assert.equal((m.generationConfusion as number[][]).flat().reduce((a, b) => a + b, 0), 30);
+  assert.match(m.fidFeatures as string, /^reference network [0-9a-f]{16} \(mnist/);
+  assert.equal(m.reconstructionRepeats, 2);
+  assert.ok((await Deno.stat(`${ROOT}/joint/samples.png`)).size > 100);
+});
+
+Deno.test("generation, RF + LZN unconditional (case study 1) and the plain RF baseline", async () => {
+  await reference();
+  const lzn = await run(config("rf-lzn", { classes: 0 }, 6));
+  const rf = await run(config("rf", { classes: 0, latent: false }, 6));
+  for (const m of [lzn, rf]) {
+    for (const key of ["rfLoss", "reconstruction", "fid"]) {
+      assert.ok(Number.isFinite(m[key]), `${key} = ${m[key]}`);
+    }
+    assert.equal(m.accuracy, undefined, "no classes, no classification");
+    assert.equal(m.generationAccuracy, undefined);
+  }
+  const model = new GenerationModel(config("x", { classes: 0, latent: false }));
+  try {
+    assert.equal(model.space, undefined, "the RF baseline has no latent space");
+    assert.deepEqual(Object.keys(model.parts), ["decoder"]);
+    assert.equal(model.decoder.latentDim, 0);
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("sample CLI: a grid from a joint run, and from the prior; clear errors for a missing --out and a non-generation run", async () => {
+  const cli = async (...args: string[]) => {
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write=.cache,runs", "--allow-env", "main.ts", "sample", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: o.code, out: new TextDecoder().decode(o.stdout), err: new TextDecoder().decode(o.stderr) };
+  };
+  const out = `${ROOT}/grid.png`;
+  await Deno.remove(out).catch(() => {});
+  const ok = await cli("--run", `${ROOT}/joint`, "--out", out, "--per-class", "3", "--sampler", "euler:3");
+  assert.equal(ok.code, 0, ok.err);
+  const line = JSON.parse(ok.out.trim().split("\n").at(-1)!);
+  assert.deepEqual([line.rows, line.perClass, line.source], [3, 3, "label"]);
+  const again = await cli("--run", `${ROOT}/joint`, "--out", out, "--prior", "--sampler", "euler:3");
+  assert.equal(again.code, 2, "an existing output is not replaced without --force");
+  assert.match(again.err, /exists; choose another name, or pass --force/);
+  const prior = await cli(
+    "--run",
+    `${ROOT}/joint`,
+    "--out",
+    out,
+    "--prior",
+    "--sampler",
+    "euler:3",
+    "--force",
+  );
+  assert.equal(prior.code, 0, prior.err);
+  assert.equal(JSON.parse(prior.out.trim().split("\n").at(-1)!).source, "prior");
+  const noOut = await cli("--run", `${ROOT}/joint`);
+  assert.equal(noOut.code, 2);
+  assert.match(noOut.err, /--out is required/);
+  const ownFile = await cli("--run", `${ROOT}/joint`, "--out", `${ROOT}/joint/state.json`);
+  assert.equal(ownFile.code, 2);
+  assert.match(ownFile.err, /would overwrite a file of the run/);
+});
