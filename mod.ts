@@ -10,7 +10,7 @@
  * ```ts
  * import { computeLatents, tensor } from "./mod.ts";
  *
- * const anchors = tensor([[-1], [1]]);
+ * const anchors = tensor([-1, 1], [2, 1]);
  * const latents = computeLatents(anchors, { seed: 1 });
  * console.log(await latents.toArray());
  * ```

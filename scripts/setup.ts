@@ -48,7 +48,9 @@ const name = Deno.build.os !== "linux" || hasVulkanDriver() ? await hasAdapter()
 if (name) {
   console.log(`setup: WebGPU adapter: ${name}`);
 } else if (Deno.build.os === "linux" && Deno.uid?.() === 0) {
-  console.log("setup: no Vulkan WebGPU adapter; installing Mesa's CPU Vulkan driver (mesa-vulkan-drivers) ...");
+  console.log(
+    "setup: no Vulkan WebGPU adapter; installing Mesa's CPU Vulkan driver (mesa-vulkan-drivers) ...",
+  );
   const ok = await run("apt-get", ["update", "-qq"]) &&
     await run("apt-get", ["install", "-y", "-qq", "mesa-vulkan-drivers", "libvulkan1"]);
   const after = ok ? await hasAdapter() : null;

@@ -783,6 +783,8 @@ export interface RepresentationConfig {
       lr: number;
       /** AdamW decoupled weight decay (the release: 0). Default: `0`. */
       weightDecay: number;
+      /** Standardise each feature with the training features' mean and deviation (ours: a short probe on raw features mostly measures their scale; the release feeds raw features to a 300-epoch probe). Default: `true`. */
+      standardize: boolean;
     };
     /** Also probe a randomly initialised encoder (the floor). Default: `true`. */
     random: boolean;
@@ -879,6 +881,8 @@ export interface RepresentationConfigInput {
       lr?: number;
       /** AdamW decoupled weight decay (the release: 0). Default: `0`. */
       weightDecay?: number;
+      /** Standardise each feature with the training features' mean and deviation (ours: a short probe on raw features mostly measures their scale; the release feeds raw features to a 300-epoch probe). Default: `true`. */
+      standardize?: boolean;
     };
     /** Also probe a randomly initialised encoder (the floor). Default: `true`. */
     random?: boolean;

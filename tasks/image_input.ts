@@ -15,7 +15,7 @@ import { decodePng, PngDecodeError } from "@lzn/data";
  * Images read from files, with a name per image for the output.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { type ImageInput, readImages } from "@lzn/tasks";
  * const { batch, names }: ImageInput = await readImages(["digits.npy"]);
  * console.log(batch.count, names[0]); // 200 digits.npy[0]

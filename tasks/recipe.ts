@@ -195,5 +195,9 @@ export interface Recipe<C extends RecipeConfig = any, M extends RecipeModel = an
    * Called once per training session, after the model is built or restored and before its first step
    * (e.g. to write a picture of what the augmentation does into the run directory).
    */
-  start?(model: M, config: C, ctx: { data: { train: Split; test: Split }; runDir: string; step: number }): Promise<void>;
+  start?(
+    model: M,
+    config: C,
+    ctx: { data: { train: Split; test: Split }; runDir: string; step: number },
+  ): Promise<void>;
 }

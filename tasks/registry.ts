@@ -6,7 +6,12 @@
  */
 import { z } from "zod";
 import { parseConfig } from "@lzn/tensor";
-import type { ClassificationConfig, CrossEntropyConfig, GenerationConfig, RepresentationConfig } from "./config_types.ts";
+import type {
+  ClassificationConfig,
+  CrossEntropyConfig,
+  GenerationConfig,
+  RepresentationConfig,
+} from "./config_types.ts";
 import type { Recipe } from "./recipe.ts";
 import { classification } from "./recipes/classification.ts";
 import { generation } from "./recipes/generation.ts";

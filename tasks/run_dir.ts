@@ -26,7 +26,7 @@ import { parseWith } from "./config/hash.ts";
  * Format tag of `state.json`.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { readRunState, RUN_FORMAT } from "@lzn/tasks";
  * const state = await readRunState("runs/demo");
  * console.log(state.format === RUN_FORMAT); // true
@@ -41,7 +41,7 @@ const OLD_FORMATS = ["lzn-classifier-run/1", "lzn-joint-run/1"];
  * The JSON state of a run at a checkpoint.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { readRunState } from "@lzn/tasks";
  * const state = await readRunState("runs/demo");
  * console.log(state.recipe, state.step, state.config.train.steps);

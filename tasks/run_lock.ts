@@ -54,7 +54,11 @@ export async function lockRun(dir: string, log?: (line: string) => void): Promis
 }
 
 /** One attempt; `undefined` when the file was replaced under us (its holder released it meanwhile). */
-async function tryLock(dir: string, path: string, log?: (line: string) => void): Promise<RunLock | undefined> {
+async function tryLock(
+  dir: string,
+  path: string,
+  log?: (line: string) => void,
+): Promise<RunLock | undefined> {
   const file = await Deno.open(path, { read: true, write: true, create: true });
   let locked = false;
   try {
@@ -67,12 +71,18 @@ async function tryLock(dir: string, path: string, log?: (line: string) => void):
     const previous = await readHolder(file);
     if (!locked) {
       throw new CheckpointError(
-        `${dir} is in use by another lzn process (pid ${previous ?? "?"}, training or evaluating; lock ${path}); ` +
+        `${dir} is in use by another lzn process (pid ${
+          previous ?? "?"
+        }, training or evaluating; lock ${path}); ` +
           `wait for it to finish, or use another run directory`,
       );
     }
-    if (previous !== undefined) log?.(`note: taking over the stale lock of pid ${previous}, which has ended (${path})`);
-    const body = new TextEncoder().encode(JSON.stringify({ pid: Deno.pid, started: new Date().toISOString() }) + "\n");
+    if (previous !== undefined) {
+      log?.(`note: taking over the stale lock of pid ${previous}, which has ended (${path})`);
+    }
+    const body = new TextEncoder().encode(
+      JSON.stringify({ pid: Deno.pid, started: new Date().toISOString() }) + "\n",
+    );
     await file.truncate(0);
     await file.seek(0, Deno.SeekMode.Start);
     for (let off = 0; off < body.length;) off += await file.write(body.subarray(off));

@@ -28,7 +28,11 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
 function oneLine(err: string, what: string): void {
   const lines = err.trim().split("\n").filter((l) => l.startsWith("error:"));
   assert.equal(lines.length, 1, `${what}: one error line, got:\n${err}`);
-  assert.doesNotMatch(err, /\n\s+at |Stack backtrace|XDG_RUNTIME_DIR/, `${what}: no stack trace, no loader noise:\n${err}`);
+  assert.doesNotMatch(
+    err,
+    /\n\s+at |Stack backtrace|XDG_RUNTIME_DIR/,
+    `${what}: no stack trace, no loader noise:\n${err}`,
+  );
 }
 
 Deno.test("cli: every command has --help; the list names them all", async () => {
@@ -41,21 +45,36 @@ Deno.test("cli: every command has --help; the list names them all", async () => 
     assert.match(help.out, new RegExp(`^usage: deno task ${name}`));
     assert.doesNotMatch(help.err, /XDG_RUNTIME_DIR/);
   }
-  assert.match((await cli("train", "--help")).out, /--stop-after N {4}stop once the run has done N steps in total \(an absolute step/);
+  assert.match(
+    (await cli("train", "--help")).out,
+    /--stop-after N {4}stop once the run has done N steps in total \(an absolute step/,
+  );
 });
 
 Deno.test("cli: bad flags are usage errors named before any work (exit 2)", async () => {
   const cases: [string[], RegExp][] = [
     [["demo", "--steps", "0"], /--steps: expected an integer >= 1, got "0"/],
     [["classify", "--run", "runs/x", "--tau=-1", "a.png"], /--tau: expected a number >= 0, got "-1"/],
-    [["classify", "--run", "runs/x", "--batch-relative", "--batch-size", "0", "a.png"], /--batch-size: expected an integer >= 1, got "0"/],
-    [["classify", "--run", "runs/x", "--batch-size", "10", "a.png"], /--batch-size applies with --batch-relative only/],
+    [
+      ["classify", "--run", "runs/x", "--batch-relative", "--batch-size", "0", "a.png"],
+      /--batch-size: expected an integer >= 1, got "0"/,
+    ],
+    [
+      ["classify", "--run", "runs/x", "--batch-size", "10", "a.png"],
+      /--batch-size applies with --batch-relative only/,
+    ],
     [["eval", "--run", "runs/x", "--batch-sizes", "0"], /--batch-sizes: expected an integer >= 1, got "0"/],
     [["eval", "--run", "runs/x", "--taus", "0,,1"], /--taus: expected a comma-separated list/],
-    [["sample", "--run", "runs/x", "--out", `${ROOT}/s.png`, "--sampler", "rk99"], /--sampler: expected euler:N or rk45/],
+    [
+      ["sample", "--run", "runs/x", "--out", `${ROOT}/s.png`, "--sampler", "rk99"],
+      /--sampler: expected euler:N or rk45/,
+    ],
     [["train", "--stop-after", "5"], /--config is required/],
     [["eval", "--bogus"], /Unknown option '--bogus'/],
-    [["embed", "--run", "runs/x", "--out", `${ROOT}/e.npy`, "--kind", "pixels", "a.png"], /--kind must be latents, anchors or representation/],
+    [
+      ["embed", "--run", "runs/x", "--out", `${ROOT}/e.npy`, "--kind", "pixels", "a.png"],
+      /--kind must be latents, anchors or representation/,
+    ],
     [["fly"], /unknown command "fly"/],
   ];
   for (const [args, message] of cases) {
@@ -68,16 +87,34 @@ Deno.test("cli: bad flags are usage errors named before any work (exit 2)", asyn
 
 Deno.test("cli: bad configs, files and run directories are one line each (exit 1), checked before training", async () => {
   await Deno.mkdir(ROOT, { recursive: true });
-  await Deno.writeTextFile(`${ROOT}/bad.json`, JSON.stringify({ recipe: "classification", train: { batchSize: -4, steps: "many" } }));
+  await Deno.writeTextFile(
+    `${ROOT}/bad.json`,
+    JSON.stringify({ recipe: "classification", train: { batchSize: -4, steps: "many" } }),
+  );
   await Deno.writeTextFile(`${ROOT}/broken.json`, "{ not json");
-  await Deno.writeTextFile(`${ROOT}/big.json`, JSON.stringify({ recipe: "classification", name: "big", train: { batchSize: 100000 } }));
-  await Deno.writeFile(`${ROOT}/empty.npy`, encodeNpy({ dtype: "uint8", shape: [0, 784], data: new Uint8Array(0) }));
+  await Deno.writeTextFile(
+    `${ROOT}/big.json`,
+    JSON.stringify({ recipe: "classification", name: "big", train: { batchSize: 100000 } }),
+  );
+  await Deno.writeFile(
+    `${ROOT}/empty.npy`,
+    encodeNpy({ dtype: "uint8", shape: [0, 784], data: new Uint8Array(0) }),
+  );
   const cases: [string[], RegExp][] = [
-    [["train", "--config", `${ROOT}/bad.json`], /invalid config .*bad\.json:(?=[\s\S]*→ at train\.batchSize)(?=[\s\S]*→ at train\.steps)/],
+    [
+      ["train", "--config", `${ROOT}/bad.json`],
+      /invalid config .*bad\.json:(?=[\s\S]*→ at train\.batchSize)(?=[\s\S]*→ at train\.steps)/,
+    ],
     [["train", "--config", `${ROOT}/broken.json`], /config file .*broken\.json is not valid JSON/],
     [["train", "--config", `${ROOT}/nope.json`], /config file not found: .*nope\.json/],
-    [["train", "--config", `${ROOT}/big.json`, "--run", `${ROOT}/big`], /train\.batchSize 100000 is larger than the training set/],
-    [["train", "--config", `${ROOT}/big.json`, "--run", "/tmp/lzn-not-allowed"], /may write only under runs\/ and \.cache\//],
+    [
+      ["train", "--config", `${ROOT}/big.json`, "--run", `${ROOT}/big`],
+      /train\.batchSize 100000 is larger than the training set/,
+    ],
+    [
+      ["train", "--config", `${ROOT}/big.json`, "--run", "/tmp/lzn-not-allowed"],
+      /may write only under runs\/ and \.cache\//,
+    ],
     [["classify", "--run", `${ROOT}/no-run`, `${ROOT}/empty.npy`], /empty\.npy holds no images/],
     [["classify", "--run", `${ROOT}/no-run`, `${ROOT}/missing.npy`], /input file not found/],
     [["eval", "--run", `${ROOT}/no-run`], /no checkpoint in .*no-run/],
@@ -99,12 +136,21 @@ Deno.test("cli: outputs never replace a run's files, an input, or an existing fi
   await Deno.mkdir(run, { recursive: true });
   const state = JSON.stringify({ format: "lzn-run/2", note: "must survive" });
   await Deno.writeTextFile(`${run}/state.json`, state);
-  await Deno.writeFile(`${ROOT}/in.npy`, encodeNpy({ dtype: "uint8", shape: [1, 784], data: new Uint8Array(784) }));
+  await Deno.writeFile(
+    `${ROOT}/in.npy`,
+    encodeNpy({ dtype: "uint8", shape: [1, 784], data: new Uint8Array(784) }),
+  );
   await Deno.writeTextFile(`${ROOT}/mine.npy`, "a file of the user's");
   const cases: [string[], RegExp][] = [
-    [["embed", "--run", run, "--out", `${run}/state.json`, `${ROOT}/in.npy`], /would overwrite a file of the run/],
+    [
+      ["embed", "--run", run, "--out", `${run}/state.json`, `${ROOT}/in.npy`],
+      /would overwrite a file of the run/,
+    ],
     [["embed", "--run", run, "--out", `${ROOT}/in.npy`, `${ROOT}/in.npy`], /is also an input/],
-    [["embed", "--run", run, "--out", `${ROOT}/mine.npy`, `${ROOT}/in.npy`], /exists; choose another name, or pass --force/],
+    [
+      ["embed", "--run", run, "--out", `${ROOT}/mine.npy`, `${ROOT}/in.npy`],
+      /exists; choose another name, or pass --force/,
+    ],
     [["sample", "--run", run, "--out", `${run}/eval.json`], /would overwrite a file of the run/],
     [["embed", "--run", run, "--out", "/tmp/x.npy", `${ROOT}/in.npy`], /may not write there/],
   ];
@@ -120,28 +166,48 @@ Deno.test("cli: outputs never replace a run's files, an input, or an existing fi
 Deno.test("cli: two train processes on one run: the second is refused with the first one's pid", async () => {
   await Deno.mkdir(ROOT, { recursive: true });
   const config = `${ROOT}/long.json`;
-  await Deno.writeTextFile(config, JSON.stringify({
-    recipe: "classification",
-    name: "long",
-    model: { latentDim: 8, classes: 3, encoder: { channels: [4, 8], strides: [2, 2], headHidden: 8 } },
-    data: { trainPerClass: 10, testPerClass: 5 },
-    train: { steps: 100000, batchSize: 15, checkpointEvery: 0, logEvery: 1000 },
-  }));
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      recipe: "classification",
+      name: "long",
+      model: { latentDim: 8, classes: 3, encoder: { channels: [4, 8], strides: [2, 2], headHidden: 8 } },
+      data: { trainPerClass: 10, testPerClass: 5 },
+      train: { steps: 100000, batchSize: 15, checkpointEvery: 0, logEvery: 1000 },
+    }),
+  );
   const dir = `${ROOT}/long`;
   const first = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write=.cache", "--allow-env", "main.ts", "train", "--config", config, "--run", dir, "--fresh"],
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write=.cache",
+      "--allow-env",
+      "main.ts",
+      "train",
+      "--config",
+      config,
+      "--run",
+      dir,
+      "--fresh",
+    ],
     stdout: "null",
     stderr: "null",
   }).spawn();
   try {
     for (let i = 0; i < 600; i++) {
-      const holder = await Deno.readTextFile(`${dir}/run.lock`).then((t) => JSON.parse(t).pid, () => undefined);
+      const holder = await Deno.readTextFile(`${dir}/run.lock`).then((t) => JSON.parse(t).pid).catch(() =>
+        undefined
+      );
       if (holder === first.pid) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const second = await cli("train", "--config", config, "--run", dir);
     assert.equal(second.code, 1, second.err);
-    assert.match(second.err, new RegExp(`in use by another lzn process \\(pid ${first.pid}, training or evaluating`));
+    assert.match(
+      second.err,
+      new RegExp(`in use by another lzn process \\(pid ${first.pid}, training or evaluating`),
+    );
     oneLine(second.err, "second train");
   } finally {
     first.kill("SIGKILL");

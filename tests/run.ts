@@ -1,12 +1,26 @@
 /**
- * Runs the whole test suite with `deno test` and ends with the line `N passed, N failed` that CI reads.
- * Exit status is deno test's.
+ * Runs the whole test suite with `deno test` — the test files and every JSDoc and README example (`--doc`),
+ * two test modules at a time (`--parallel`, as many as the machine's cores) — and ends with the line
+ * `N passed, N failed` that CI reads. Exit status is deno test's.
  *
  * @module
  */
-const dirs = ["tests/", "tensor/", "latent/", "encoders/", "decoders/", "metrics/", "tasks/", "data/"];
+const dirs = [
+  "tests/",
+  "tensor/",
+  "latent/",
+  "encoders/",
+  "decoders/",
+  "metrics/",
+  "tasks/",
+  "data/",
+  "README.md",
+  "mod.ts",
+];
 const args = [
   "test",
+  "--doc",
+  "--parallel",
   "--allow-read",
   "--allow-write=.cache,/tmp",
   "--allow-env",

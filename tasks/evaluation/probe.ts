@@ -38,7 +38,10 @@ export async function featuresOf(
   const parts: Float32Array[] = [];
   let dim = 0;
   for (let start = 0, k = 0; start < split.count; start += opts.batchSize, k++) {
-    const idx = Int32Array.from({ length: Math.min(opts.batchSize, split.count - start) }, (_, i) => start + i);
+    const idx = Int32Array.from(
+      { length: Math.min(opts.batchSize, split.count - start) },
+      (_, i) => start + i,
+    );
     const { batch } = imageBatch(split, idx);
     const rows: Tensor = scope(() =>
       noGrad(() => {
@@ -78,12 +81,20 @@ export async function evaluateRepresentation(
   const classes = Math.max(...train.labels) + 1;
   const probe = async (m: RepresentationModel, kind: FeatureKind) => {
     const opts = { batchSize: e.batchSize, seed: e.seed };
-    const result = await linearProbe(await featuresOf(m, train, kind, opts), await featuresOf(m, test, kind, opts), {
-      classes,
-      ...e.probe,
-      seed: e.seed,
-    });
-    ctx.log(`eval: linear probe on the ${kind} (${m === model ? "trained" : "random"} encoder): top-1 ${result.top1.toFixed(4)}`);
+    const result = await linearProbe(
+      await featuresOf(m, train, kind, opts),
+      await featuresOf(m, test, kind, opts),
+      {
+        classes,
+        ...e.probe,
+        seed: e.seed,
+      },
+    );
+    ctx.log(
+      `eval: linear probe on the ${kind} (${m === model ? "trained" : "random"} encoder): top-1 ${
+        result.top1.toFixed(4)
+      }`,
+    );
     return result.top1;
   };
   const metrics: Metrics = { probeTrain: train.count, probeTest: test.count, probeEpochs: e.probe.epochs };
@@ -112,8 +123,16 @@ export async function evaluateRepresentation(
 }
 
 const PALETTE = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+  [31, 119, 180],
+  [255, 127, 14],
+  [44, 160, 44],
+  [214, 39, 40],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
+  [127, 127, 127],
+  [188, 189, 34],
+  [23, 190, 207],
 ];
 
 /**

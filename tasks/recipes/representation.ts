@@ -30,18 +30,28 @@ const range = () => z.tuple([z.number(), z.number()]);
 
 /** The recipe's config schema; the generated `RepresentationConfig` type is its output. */
 export const representationSchema = z.object({
-  recipe: z.literal("representation").describe("The recipe: unsupervised representation learning from two views."),
+  recipe: z.literal("representation").describe(
+    "The recipe: unsupervised representation learning from two views.",
+  ),
   name: RunName.default("lzn-representation"),
   data: DataBlock.prefault({}),
   views: z.object({
     scale: range().default([...d.scale]).describe("Random resized crop: area fraction range."),
     ratio: range().default([...d.ratio]).describe("Random resized crop: aspect-ratio range (log-uniform)."),
-    flip: z.boolean().optional().describe("Horizontal flip p = 0.5 (default: on for Fashion-MNIST, off for digits)."),
-    jitterP: z.number().min(0).max(1).default(d.jitterP).describe("Probability of the brightness/contrast jitter."),
+    flip: z.boolean().optional().describe(
+      "Horizontal flip p = 0.5 (default: on for Fashion-MNIST, off for digits).",
+    ),
+    jitterP: z.number().min(0).max(1).default(d.jitterP).describe(
+      "Probability of the brightness/contrast jitter.",
+    ),
     brightness: z.number().min(0).default(d.brightness).describe("Brightness strength."),
     contrast: z.number().min(0).default(d.contrast).describe("Contrast strength."),
-    blurKernel: z.number().int().min(1).default(d.blurKernel).describe("Gaussian blur kernel (10% of the side)."),
-    blurSigma: range().default([...d.blurSigma]).describe("Gaussian blur sigma range (the release: 0.1 to 2)."),
+    blurKernel: z.number().int().min(1).default(d.blurKernel).describe(
+      "Gaussian blur kernel (10% of the side).",
+    ),
+    blurSigma: range().default([...d.blurSigma]).describe(
+      "Gaussian blur sigma range (the release: 0.1 to 2).",
+    ),
   }).strict().prefault({}).describe("The two-view augmentation (spec §6.1, adapted to 28x28 grey images)."),
   model: z.object({
     latentDim: latentDim(64),
@@ -49,23 +59,41 @@ export const representationSchema = z.object({
       .describe("The ResNet encoder with its projection head (spec §6.2, scaled down)."),
   }).strict().prefault({}).describe("The model: what the checkpoint's tensors depend on."),
   train: TrainBlock.extend({
-    objective: z.enum(["lzn", "simclr"]).default("lzn").describe("LZN latent alignment, or SimCLR's NT-Xent (baseline)."),
-    lr: z.number().positive().default(1e-3).describe("Adam learning rate of the encoder (the release: 8e-4)."),
-    tau: z.number().min(0).default(0.45).describe("Prior-noise scale of view 1's latents (the release: 0.45)."),
+    objective: z.enum(["lzn", "simclr"]).default("lzn").describe(
+      "LZN latent alignment, or SimCLR's NT-Xent (baseline).",
+    ),
+    lr: z.number().positive().default(1e-3).describe(
+      "Adam learning rate of the encoder (the release: 8e-4).",
+    ),
+    tau: z.number().min(0).default(0.45).describe(
+      "Prior-noise scale of view 1's latents (the release: 0.45).",
+    ),
     alignment: AlignmentBlock.prefault({ steps: 20, log: true })
       .describe("The alignment of view-1 latents into view-2 zones (the release: K 20, cut-off 0.2, log)."),
     temperature: z.number().positive().default(0.5).describe("NT-Xent temperature (SimCLR)."),
   }).strict().prefault({}).describe("The optimisation."),
   eval: z.object({
-    features: z.array(z.enum(["representation", "anchor", "latent"])).min(1).default(["representation", "anchor", "latent"])
-      .describe("Probed features: the pooled representation (the headline), the anchor, the latent at tau = 0."),
+    features: z.array(z.enum(["representation", "anchor", "latent"])).min(1).default([
+      "representation",
+      "anchor",
+      "latent",
+    ])
+      .describe(
+        "Probed features: the pooled representation (the headline), the anchor, the latent at tau = 0.",
+      ),
     batchSize: z.number().int().min(1).default(1000)
       .describe("Images per forward pass; the anchor set of the latent features."),
     probe: z.object({
       epochs: z.number().int().min(1).default(50).describe("Passes of the probe over the training features."),
       batchSize: z.number().int().min(1).default(1024).describe("Probe batch."),
-      lr: z.number().positive().default(1e-3).describe("AdamW learning rate (the release: 3e-4 for 300 epochs)."),
+      lr: z.number().positive().default(1e-3).describe(
+        "AdamW learning rate (the release: 3e-4 for 300 epochs).",
+      ),
       weightDecay: z.number().min(0).default(0).describe("AdamW decoupled weight decay (the release: 0)."),
+      standardize: z.boolean().default(true).describe(
+        "Standardise each feature with the training features' mean and deviation (ours: a short probe on raw " +
+          "features mostly measures their scale; the release feeds raw features to a 300-epoch probe).",
+      ),
     }).strict().prefault({}).describe("The linear probe (spec §6.4)."),
     random: z.boolean().default(true).describe("Also probe a randomly initialised encoder (the floor)."),
     seed: seed().default(0).describe("Seed of the probe and of the latents' noise."),
@@ -138,7 +166,8 @@ export function viewOptions(config: RepresentationConfig): ViewAugmentation {
  */
 export const representation: Recipe<RepresentationConfig, RepresentationModel> = {
   name: "representation",
-  summary: "an image encoder from two augmented views, no labels: LZN alignment of view-1 latents into view-2 zones, or SimCLR",
+  summary:
+    "an image encoder from two augmented views, no labels: LZN alignment of view-1 latents into view-2 zones, or SimCLR",
   schema: representationSchema,
   classes: () => 0,
   architecture(config) {
@@ -148,7 +177,11 @@ export const representation: Recipe<RepresentationConfig, RepresentationModel> =
   build: (config) => new RepresentationModel(config),
   objective(model, batch, ctx, config): Record<string, ObjectiveTerm> {
     const t = config.train;
-    const [v1, v2] = augmentViews(batch.images, { seed: ctx.seed("views"), step: ctx.step, ...viewOptions(config) });
+    const [v1, v2] = augmentViews(batch.images, {
+      seed: ctx.seed("views"),
+      step: ctx.step,
+      ...viewOptions(config),
+    });
     const a1 = model.encoder.forward(v1), a2 = model.encoder.forward(v2);
     if (t.objective === "simclr") return { ntxent: { loss: ntXent(a1, a2, t.temperature), weight: 1 } };
     const z = model.space.latentsOf("image", a1, { tau: t.tau, seed: ctx.seed("latents") });
