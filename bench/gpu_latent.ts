@@ -8,8 +8,9 @@
  *
  *     deno run -A bench/gpu_latent.ts out.json [--small] [--sweep] [--sweep-bwd] [--only=substring]
  *
- * `--small` uses tiny sizes (lavapipe); `--sweep` also times forward kernel tunings (block sizes, splits),
- * `--sweep-bwd` backward tunings (GEMM tiles, K depth).
+ * `--small` uses tiny sizes (lavapipe); `--sweep` also times forward kernel tunings (q-chunk, anchor chunk,
+ * rolled loops, splits), `--sweep-bwd` backward tunings (the streaming kernels' chunks and splits, recomputed
+ * evaluations, and the GEMM form with its tiles).
  *
  * @module
  */
@@ -17,6 +18,7 @@ import { parseArgs } from "node:util";
 import { bufferPool, gpu, randn, recorderStats, synchronize, type Tensor, tensor } from "../tensor/mod.ts";
 import { alignmentLoss, computeLatents } from "../latent/mod.ts";
 import { backwardTuning } from "../latent/flow_backward.ts";
+import { streamTuning } from "../latent/stream_backward.ts";
 import { velocityTuning } from "../latent/velocity_kernel.ts";
 
 const { values, positionals } = parseArgs({
@@ -243,22 +245,26 @@ for (const c of cases) {
   }
 }
 
+/** Sets `obj`'s keys to exactly `values` (a sweep's configuration on top of the defaults). */
+function reset<T extends object>(obj: T, values: Partial<T>): void {
+  for (const key of Object.keys(obj) as (keyof T)[]) delete obj[key];
+  Object.assign(obj, values);
+}
+
 if (values.sweep) {
   const sizes: Case[] = small ? [cases[0]] : [cases[1], cases[0]];
   const vConfigs: Partial<typeof velocityTuning>[] = [
-    { bk: 32, jc: 16 },
+    {},
+    { bk: 16, jc: 8 },
     { bk: 16, jc: 16 },
-    { bk: 32, jc: 8 },
-    { bk: 32, jc: 16, targetGroups: 132 },
-    { bk: 32, jc: 16, targetGroups: 528 },
+    { bk: 32, jc: 16 },
+    { unroll: false },
+    { targetGroups: 132 },
+    { targetGroups: 528 },
   ];
   for (const c of sizes) {
     for (const v of vConfigs) {
-      Object.assign(
-        velocityTuning,
-        { bk: undefined, jc: undefined, splits: undefined, targetGroups: 256 },
-        v,
-      );
+      reset(velocityTuning, v);
       const r = await measure(c, false, 1500);
       r.tuning = { ...v };
       report.sweep.push(r);
@@ -268,36 +274,39 @@ if (values.sweep) {
       await save();
     }
   }
-  Object.assign(velocityTuning, { bk: undefined, jc: undefined, splits: undefined, targetGroups: 256 });
+  reset(velocityTuning, {});
 }
 if (values["sweep-bwd"]) {
   const sizes: Case[] = small ? [cases[0]] : [cases[1], cases[0]];
-  const bConfigs: Partial<typeof backwardTuning>[] = [
-    {},
-    { m1: [8, 4] },
-    { m1: [4, 4] },
-    { m2: [8, 8], m3: [8, 8] },
-    { m2: [4, 8], m3: [4, 8] },
-    { m2: [4, 4], m3: [4, 4] },
-    { bk: 8 },
+  const base = { ...backwardTuning };
+  const bConfigs: [Partial<typeof backwardTuning>, Partial<typeof streamTuning>][] = [
+    [{}, {}],
+    [{}, { bk: 8 }],
+    [{}, { jc: 4 }],
+    [{}, { targetGroups: 128 }],
+    [{}, { unroll: false }],
+    [{ keepEvaluationsBytes: 0 }, {}],
+    [{ path: "gemm" }, {}],
+    [{ path: "gemm", m1: [8, 4] }, {}],
+    [{ path: "gemm", m2: [8, 8], m3: [8, 8] }, {}],
   ];
   for (const c of sizes) {
-    for (const bc of bConfigs) {
-      const saved = { ...backwardTuning };
-      Object.assign(backwardTuning, bc);
+    for (const [bc, sc] of bConfigs) {
+      reset(backwardTuning, { ...base, ...bc });
+      reset(streamTuning, sc);
       const r = await measure(c, true, 2000);
-      r.tuning = { ...bc };
+      r.tuning = { ...bc, ...sc };
       report.sweep.push(r);
       console.log(
-        `sweep fwd+bwd ${c.name} ${JSON.stringify(bc)}: ${r.ms.toFixed(2)} ms ${r.tflops.toFixed(2)} TFLOP/s`,
+        `sweep fwd+bwd ${c.name} ${JSON.stringify(r.tuning)}: ${r.ms.toFixed(2)} ms ${
+          r.tflops.toFixed(2)
+        } TFLOP/s, peak ${r.peakMiB.toFixed(0)} MiB`,
       );
-      for (const key of Object.keys(backwardTuning) as (keyof typeof backwardTuning)[]) {
-        delete backwardTuning[key];
-      }
-      Object.assign(backwardTuning, saved);
       await save();
     }
   }
+  reset(backwardTuning, base);
+  reset(streamTuning, {});
 }
 await save();
 console.log(`wrote ${outPath}`);

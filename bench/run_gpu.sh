@@ -26,7 +26,7 @@ for p in $parts; do
   case $p in
     core) step core deno run -A bench/gpu_core.ts "$out/core.json" ;;
     conv) step conv deno run -A bench/gpu_conv.ts "$out/conv.json" ;;
-    latent) step latent deno run -A bench/gpu_latent.ts "$out/latent.json" ;;
+    latent) step latent deno run -A bench/gpu_latent.ts "$out/latent.json" --sweep --sweep-bwd ;;
     peers)
       step torch_core python3 bench/peers/torch_core.py "$out/torch_core.json"
       step torch_lzn python3 bench/peers/torch_lzn.py "$out/torch_lzn.json"

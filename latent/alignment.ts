@@ -7,15 +7,15 @@
  * logits (O(K b q + K b)); its backward injects each row's gradient at that row's own arg-max step and runs
  * the flow's reverse sweep, so it flows into the X anchors, Y's latents and the weights without per-step
  * `b x N x q` (or `b x N`) storage. Small anchor sets (labels; see {@link fusedAlignmentFits}) take the
- * fused path of `alignment_fused.ts` instead: one dispatch forward and two backward rather than 2 K and ~7 K,
+ * fused path of `alignment_fused.ts` instead: one dispatch forward and two backward rather than 2 K and 3 K,
  * since at N = 10 every general-path dispatch is almost pure overhead.
  *
  * @module
  */
 import { dispatch, isGradEnabled, linearGrid, record, Tensor, tensor } from "@lzn/tensor";
-import { checkInputs, disposeRecord, flowForward, type FlowInputs } from "./flow.ts";
+import { checkInputs, disposeRecord, flowForward, type FlowInputs, recordTensors } from "./flow.ts";
 import { fusedAlignmentBackward, fusedAlignmentFits, fusedAlignmentForward } from "./alignment_fused.ts";
-import { flowBackward } from "./flow_backward.ts";
+import { backwardKeepsEvaluations, flowBackward } from "./flow_backward.ts";
 import { eulerReverse } from "./schedule.ts";
 import { alignMaxKernel } from "./small_kernels.ts";
 
@@ -157,7 +157,7 @@ export function alignmentMaxima(
     if (p.own) p.t.dispose();
     return m;
   }
-  const { xK, rec } = flowForward(inp, needGrad);
+  const { xK, rec } = flowForward(inp, needGrad, needGrad && backwardKeepsEvaluations(inp));
   xK.dispose();
   const m = Tensor.empty([b]);
   const kstar = Tensor.empty([b], "i32");
@@ -167,7 +167,7 @@ export function alignmentMaxima(
     workgroups: linearGrid(b, 256).workgroups,
   });
   if (needGrad) {
-    const saved = [rec.xs, rec.ds, rec.lse, rec.sq, rec.sp!, ...(rec.lw ? [rec.lw] : []), kstar, p.t];
+    const saved = [...recordTensors(rec), kstar, p.t];
     record("alignmentMax", m, diff, (g) => {
       const r = flowBackward(inp, rec, null, { kstar, gm: g });
       return opts.weights ? [r.gA, r.gx0, r.gw!] : [r.gA, r.gx0];

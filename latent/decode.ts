@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { bindings, dispatch, isGradEnabled, kernel, linearGrid, noGrad, Tensor, tensor } from "@lzn/tensor";
+import { bindings, dispatch, isGradEnabled, kernel, linearGrid, noGrad, Tensor } from "@lzn/tensor";
 import { disposeRecord, flow, flowForward } from "./flow.ts";
 import { eulerReverse } from "./schedule.ts";
-import { anchorNorms, nearestKernel, rowGrid } from "./small_kernels.ts";
+import { anchorNorms, nearestKernel, params, rowGrid } from "./small_kernels.ts";
 
 /**
  * Options of {@link decodeLatents}.
@@ -134,14 +134,13 @@ export function decodeLatentsTensors(
 
 function softAssignments(
   anchors: Tensor,
-  xs: Tensor,
+  xs: Tensor[],
   lse: Tensor,
   lw: Tensor | undefined,
   steps: { alpha: number; beta: number }[],
   b: number,
 ): Tensor {
   const [n, q] = anchors.shape, K = steps.length;
-  const ab = tensor(steps.flatMap((s) => [s.alpha, s.beta]), [K, 2]);
   const sq = Tensor.empty([n]);
   anchorNorms(anchors, sq);
   const out = Tensor.empty([K, b, n]);
@@ -149,35 +148,35 @@ function softAssignments(
     ["XS", "read", "f32"],
     ["A", "read", "f32"],
     ["SQ", "read", "f32"],
-    [
-      "AB",
-      "read",
-      "f32",
-    ],
     ["LSE", "read", "f32"],
     ...(lw ? [["LW", "read", "f32"] as [string, "read", string]] : []),
     ["P", "read_write", "f32"],
   ];
-  // Same fma chain as the velocity kernel, so exp(S - lse) matches the probabilities the flow used.
+  // Same fma chain and logit expression as the velocity kernel, so exp(S - lse) matches the probabilities
+  // the flow used. One dispatch per step (each state is its own tensor).
   const wgsl = `${bindings(decls)}
+struct Params { alpha: f32, beta: f32, step: u32, p0: u32 }
+@group(0) @binding(${decls.length}) var<uniform> u: Params;
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let e = gid.x + gid.y * nwg.x * 256u;
-  if (e >= ${K * b * n}u) { return; }
+  if (e >= ${b * n}u) { return; }
   let j = e % ${n}u;
-  let ki = e / ${n}u;
-  let k = ki / ${b}u;
+  let i = e / ${n}u;
   var s = 0.0;
-  for (var c = 0u; c < ${q}u; c++) { s = fma(XS[ki * ${q}u + c], A[j * ${q}u + c], s); }
-  let logit = fma(AB[2u * k], s, AB[2u * k + 1u] * SQ[j])${lw ? " + LW[j]" : ""};
-  P[e] = exp(logit - LSE[ki]);
+  for (var c = 0u; c < ${q}u; c++) { s = fma(XS[i * ${q}u + c], A[j * ${q}u + c], s); }
+  let logit = fma(u.alpha, s, u.beta * SQ[j])${lw ? " + LW[j]" : ""};
+  P[u.step * ${b * n}u + e] = exp(logit - LSE[u.step * ${b}u + i]);
 }`;
-  dispatch({
-    kernel: kernel({ name: "latent_assignments", wgsl, storage: decls.map((d) => d[1]) }),
-    buffers: [xs, anchors, sq, ab, lse, ...(lw ? [lw] : []), out].map((t) => t.buffer),
-    workgroups: linearGrid(K * b * n, 256).workgroups,
-  });
-  ab.dispose();
+  const k = kernel({ name: "latent_assignments", wgsl, storage: decls.map((d) => d[1]), uniform: 16 });
+  steps.forEach((s, step) =>
+    dispatch({
+      kernel: k,
+      buffers: [xs[step], anchors, sq, lse, ...(lw ? [lw] : []), out].map((t) => t.buffer),
+      params: params([["f", s.alpha], ["f", s.beta], ["u", step]]),
+      workgroups: linearGrid(b * n, 256).workgroups,
+    })
+  );
   sq.dispose();
   return out;
 }

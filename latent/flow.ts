@@ -1,16 +1,17 @@
 /**
  * The latent-flow engine: runs a {@link FlowSchedule} over an anchor set with the fused velocity kernel
  * (two dispatches per step: the online-softmax pass and the split merge + state update), and wraps it as one
- * autograd op whose backward ({@link flowBackward}) needs only what the forward stored:
- * the trajectory `x_k`, the evaluations `D_k` and the row log-sum-exps — O(K b q) memory, never `b x N x q`.
+ * autograd op whose backward ({@link flowBackward}) needs only what the forward stored: the trajectory
+ * `x_k` and the row log-sum-exps (plus, for the streaming backward on smaller problems, the evaluations
+ * `D_k`) — O(K b q) memory, never `b x N x q`.
  *
  * @module
  */
-import { copyBuffer, dispatch, isGradEnabled, linearGrid, record, Tensor } from "@lzn/tensor";
+import { dispatch, isGradEnabled, linearGrid, record, Tensor } from "@lzn/tensor";
 import type { FlowSchedule } from "./schedule.ts";
 import { anchorNorms, logWeights, params } from "./small_kernels.ts";
 import { BR, planVelocity, updateKernel, velocityKernel } from "./velocity_kernel.ts";
-import { flowBackward } from "./flow_backward.ts";
+import { backwardKeepsEvaluations, flowBackward } from "./flow_backward.ts";
 
 /**
  * What a flow runs on.
@@ -41,12 +42,12 @@ export interface FlowInputs {
   pairs?: Tensor;
 }
 
-/** What the forward keeps for the backward (all flat f32 tensors). */
+/** What the forward keeps for the backward. */
 export interface FlowRecord {
-  /** States: slot k at element offset `k b q` (all K+1 slots when saved, else a ring of 2). */
-  xs: Tensor;
-  /** Evaluations `D_k` (all K when saved, else a ring of 3). */
-  ds: Tensor;
+  /** States `x_0 .. x_{K-1}` `[b, q]` (when saved; `x_0` shares the input's storage). */
+  xs: Tensor[];
+  /** Evaluations `D_k` `[b, q]` (kept only when the streaming backward asks for them). */
+  ds?: Tensor[];
   /** Row log-sum-exp of the logits per step, `[K * b]`. */
   lse: Tensor;
   /** Logit of the paired anchor per step, `[K * b]` (pairs only). */
@@ -55,7 +56,7 @@ export interface FlowRecord {
   sq: Tensor;
   /** `log w_j` (weights only). */
   lw?: Tensor;
-  /** Whether every slot was kept. */
+  /** Whether every state was kept. */
   saved: boolean;
 }
 
@@ -101,8 +102,8 @@ export function checkInputs(inp: FlowInputs): { b: number; q: number; n: number 
 }
 
 /**
- * Runs the flow forward. With `save`, keeps every state and evaluation for {@link flowBackward}.
- * Returns the final state `[b, q]` and the record (the caller disposes it).
+ * Runs the flow forward. With `save`, keeps every state for {@link flowBackward} (and, with `keepD`, every
+ * evaluation). Returns the final state `[b, q]` and the record (the caller disposes it).
  *
  * @example
  * ```ts
@@ -113,9 +114,9 @@ export function checkInputs(inp: FlowInputs): { b: number; q: number; n: number 
  * disposeRecord(rec);
  * ```
  */
-export function flowForward(inp: FlowInputs, save: boolean): { xK: Tensor; rec: FlowRecord } {
+export function flowForward(inp: FlowInputs, save: boolean, keepD = false): { xK: Tensor; rec: FlowRecord } {
   const { b, q, n } = checkInputs(inp);
-  const steps = inp.schedule.steps, K = steps.length, bq = b * q;
+  const steps = inp.schedule.steps, K = steps.length;
   const sq = Tensor.empty([n]);
   anchorNorms(inp.anchors, sq);
   let lw: Tensor | undefined;
@@ -124,62 +125,62 @@ export function flowForward(inp: FlowInputs, save: boolean): { xK: Tensor; rec: 
   const plan = planVelocity(shape);
   const vk = velocityKernel(shape, plan);
   const maxHistory = Math.max(...steps.map((s) => s.history));
-  const xs = Tensor.empty([(save ? K + 1 : 2) * bq]);
-  const ds = Tensor.empty([(save ? K : maxHistory + 1) * bq]);
+  // States as separate tensors: a 20-step trajectory in one buffer would round up to the next size class
+  // (1.5 x 2^k), which at n = 32768, q = 256 costs 128 MiB more than 20 buffers of 32 MiB.
+  const xK = Tensor.empty([b, q]);
+  const xs: Tensor[] = [inp.x0.detach()];
+  const ring = save ? [] : [Tensor.empty([b, q]), ...(K > 2 ? [Tensor.empty([b, q])] : [])];
+  const state = (k: number): Tensor => {
+    if (k === 0) return xs[0];
+    if (k === K) return xK;
+    if (!save) return ring[k % ring.length];
+    while (xs.length <= k) xs.push(Tensor.empty([b, q]));
+    return xs[k];
+  };
+  const dCount = keepD ? K : maxHistory + 1;
+  const ds = Array.from({ length: dCount }, () => Tensor.empty([b, q]));
+  const dSlot = (k: number) => ds[((k % dCount) + dCount) % dCount];
   const lse = Tensor.empty([K * b]);
   const sp = inp.pairs ? Tensor.empty([K * b]) : undefined;
-  const op = Tensor.empty([plan.splits * bq]);
+  const op = Tensor.empty([plan.splits * b * q]);
   const ml = Tensor.empty([plan.splits * b * 2]);
-  const xSlot = (k: number) => (save ? k : k % 2) * bq;
-  const dSlot = (k: number) => (save ? k : k % (maxHistory + 1)) * bq;
-  copyBuffer(inp.x0.buffer, 0, xs.buffer, 0, bq * 4);
-  const vBuffers = [
-    xs,
-    inp.anchors,
-    sq,
-    ...(lw ? [lw] : []),
-    ...(inp.pairs ? [inp.pairs] : []),
-    op,
-    ml,
-    ...(sp ? [sp] : []),
-  ]
-    .map((t) => t.buffer);
-  const uGrid = linearGrid(bq, 256).workgroups;
+  const grid: [number, number] = [Math.ceil(b / BR), plan.splits];
+  const uGrid = linearGrid(b * q, 256).workgroups;
   for (let k = 0; k < K; k++) {
     const s = steps[k];
+    const xk = state(k);
     dispatch({
       kernel: vk,
-      buffers: vBuffers,
-      params: params([["f", s.alpha], ["f", s.beta], ["u", xSlot(k)], ["u", k * b]]),
-      workgroups: [Math.ceil(b / BR), plan.splits],
+      buffers: [
+        xk,
+        inp.anchors,
+        sq,
+        ...(lw ? [lw] : []),
+        ...(inp.pairs ? [inp.pairs] : []),
+        op,
+        ml,
+        ...(sp ? [sp] : []),
+      ].map((t) => t.buffer),
+      params: params([["f", s.alpha], ["f", s.beta], ["u", k * b]]),
+      workgroups: grid,
     });
     const c0 = s.a + s.b[0] + s.b[1] + s.b[2];
+    const history = [dSlot(k - 1), dSlot(k - 2)].slice(0, s.history);
     dispatch({
       kernel: updateKernel(b, q, plan.splits, s.history),
-      buffers: [op.buffer, ml.buffer, xs.buffer, ds.buffer, lse.buffer],
-      params: params([
-        ["f", s.a],
-        ["f", c0],
-        ["f", s.b[1]],
-        ["f", s.b[2]],
-        ["u", xSlot(k)],
-        ["u", xSlot(k + 1)],
-        ["u", dSlot(k)],
-        ["u", dSlot(Math.max(k - 1, 0))],
-        ["u", dSlot(Math.max(k - 2, 0))],
-        ["u", k * b],
-        ["u", 0],
-        ["u", 0],
-      ]),
+      buffers: [op, ml, xk, state(k + 1), dSlot(k), ...history, lse].map((t) => t.buffer),
+      params: params([["f", s.a], ["f", c0], ["f", s.b[1]], ["f", s.b[2]], ["u", k * b]]),
       workgroups: uGrid,
     });
     flowStats.evaluations++;
   }
-  op.dispose();
-  ml.dispose();
-  const xK = Tensor.empty([b, q]);
-  copyBuffer(xs.buffer, xSlot(K) * 4, xK.buffer, 0, bq * 4);
-  return { xK, rec: { xs, ds, lse, sp, sq, lw, saved: save } };
+  for (const t of [op, ml, ...ring]) t.dispose();
+  if (!save) {
+    xs[0].dispose();
+    xs.length = 0;
+  }
+  if (!keepD) { for (const t of ds) t.dispose(); }
+  return { xK, rec: { xs, ds: keepD ? ds : undefined, lse, sp, sq, lw, saved: save } };
 }
 
 /**
@@ -192,11 +193,26 @@ export function flowForward(inp: FlowInputs, save: boolean): { xK: Tensor; rec: 
  * ```
  */
 export function disposeRecord(rec: FlowRecord): void {
-  for (const t of [rec.xs, rec.ds, rec.lse, rec.sp, rec.sq, rec.lw]) t?.dispose();
+  for (const t of recordTensors(rec)) t.dispose();
 }
 
-function recordTensors(rec: FlowRecord): Tensor[] {
-  return [rec.xs, rec.ds, rec.lse, rec.sq, ...(rec.sp ? [rec.sp] : []), ...(rec.lw ? [rec.lw] : [])];
+/**
+ * Every tensor a record holds (what an autograd node must keep).
+ *
+ * @example
+ * ```ts
+ * // record("latentFlow", out, inputs, vjp, recordTensors(rec));
+ * ```
+ */
+export function recordTensors(rec: FlowRecord): Tensor[] {
+  return [
+    ...rec.xs,
+    ...(rec.ds ?? []),
+    rec.lse,
+    rec.sq,
+    ...(rec.sp ? [rec.sp] : []),
+    ...(rec.lw ? [rec.lw] : []),
+  ];
 }
 
 /**
@@ -215,7 +231,7 @@ function recordTensors(rec: FlowRecord): Tensor[] {
 export function flow(inp: FlowInputs): Tensor {
   const diff = [inp.anchors, inp.x0, ...(inp.weights ? [inp.weights] : [])];
   const needGrad = isGradEnabled() && diff.some((t) => t.requiresGrad);
-  const { xK, rec } = flowForward(inp, needGrad);
+  const { xK, rec } = flowForward(inp, needGrad, needGrad && backwardKeepsEvaluations(inp));
   if (!needGrad) {
     disposeRecord(rec);
     return xK;

@@ -13,18 +13,21 @@
  *     gx_i += alpha sum_j dS_ij a_j
  *     ga_j += sum_i pi_ij gD_i + alpha sum_i dS_ij x_i - c alpha a_j sum_i dS_ij,   glogw_j += sum_i dS_ij
  *
- * Per step: `gD` (elementwise), then per chunk of rows: M1, a dual GEMM writing the logits `S = x A^T ...`
- * and `dP = gD A^T` of the chunk; a row kernel turning them into `pi` and `dS` in place (from the stored
- * logits, so that a one-hot row gives `dS = 0` exactly whatever the compiler did with fma contraction);
- * M2 (`gx += alpha dS A`), M3 (`gA += [pi; dS]^T [gD; alpha x]`) and the column sums of `dS`. The chunk
- * buffer `[2, rows, N]` is bounded by `chunkBytes` (512 MiB by default: all 8192 rows at N = 8192, 2048 rows
- * at N = 32768), in exchange for doing the backward as plain GEMMs (10 b N q flops per step, against 14 for
- * a fully fused FlashAttention-style backward that never stores a row of probabilities).
+ * Two implementations, chosen by `backwardTuning.path`: the streaming kernels of `stream_backward.ts` (the
+ * default: FlashAttention-2 style, nothing of size `b x N` stored, 14 b N q flops per step), and the GEMM
+ * form below (10 b N q flops per step, but `b x N` blocks in memory), kept so that the GPU benchmark can
+ * compare them. GEMM form per step: `gD` (elementwise), then per chunk of rows: M1, a dual GEMM writing the
+ * logits `S = x A^T ...` and `dP = gD A^T` of the chunk; a row kernel turning them into `pi` and `dS` in
+ * place (from the stored logits, so that a one-hot row gives `dS = 0` exactly whatever the compiler did
+ * with fma contraction); M2 (`gx += alpha dS A`), M3 (`gA += [pi; dS]^T [gD; alpha x]`) and the column sums
+ * of `dS`. The chunk buffer `[2, rows, N]` is bounded by `chunkBytes` (512 MiB by default: all 8192 rows at
+ * N = 8192, 2048 rows at N = 32768).
  *
  * @module
  */
 import { copyBuffer, dispatch, linearGrid, Tensor } from "@lzn/tensor";
 import type { FlowInputs, FlowRecord } from "./flow.ts";
+import { type FlowGrads, type Injection, streamBackward } from "./stream_backward.ts";
 import { gemmGrid, gemmKernel, type GemmSpec } from "./gemm.ts";
 import {
   adjointKernel,
@@ -39,41 +42,36 @@ import {
   zeroFill,
 } from "./small_kernels.ts";
 
+export type { FlowGrads, Injection } from "./stream_backward.ts";
+
 /**
- * Tunables of the backward (benchmarks sweep them).
+ * Tunables of the backward (benchmarks sweep them): the path, how much memory the streaming path may spend
+ * on keeping the forward's evaluations, and the GEMM path's chunking and tiles.
  *
  * @example
  * ```ts
- * backwardTuning.m2 = [8, 8]; // force 128x128 tiles for the gx GEMM (benchmarks)
+ * backwardTuning.path = "gemm"; // the GEMM form (benchmarks compare it with the streaming kernels)
+ * backwardTuning.m2 = [8, 8]; // force 128x128 tiles for the gx GEMM
+ * backwardTuning.path = "stream";
  * delete backwardTuning.m2;
  * ```
  */
 export const backwardTuning: {
+  path: "stream" | "gemm";
+  keepEvaluationsBytes: number;
   chunkBytes: number;
   bk: number;
   targetGroups: number;
   m1?: [4 | 8, 4 | 8];
   m2?: [4 | 8, 4 | 8];
   m3?: [4 | 8, 4 | 8];
-} = { chunkBytes: 512 * 2 ** 20, bk: 16, targetGroups: 128 };
-
-/** Alignment injection: rows whose maximum sits at step `kstar[i]` receive `gm[i]` on their paired probability. */
-export interface Injection {
-  /** i32 `[b]`: the arg-max step per row. */
-  kstar: Tensor;
-  /** f32 `[b]`: upstream gradient of the row's maximum probability. */
-  gm: Tensor;
-}
-
-/** Gradients of a flow's inputs. */
-export interface FlowGrads {
-  /** w.r.t. the anchor set `[N, q]`. */
-  gA: Tensor;
-  /** w.r.t. the initial points `[b, q]`. */
-  gx0: Tensor;
-  /** w.r.t. the weights `[N]` (when weighted). */
-  gw?: Tensor;
-}
+} = {
+  path: "stream",
+  keepEvaluationsBytes: 256 * 2 ** 20,
+  chunkBytes: 512 * 2 ** 20,
+  bk: 16,
+  targetGroups: 128,
+};
 
 function pickTile(M: number, N: number, forced?: [4 | 8, 4 | 8]): [4 | 8, 4 | 8] {
   if (forced) return forced;
@@ -83,6 +81,23 @@ function pickTile(M: number, N: number, forced?: [4 | 8, 4 | 8]): [4 | 8, 4 | 8]
     if (x * y >= backwardTuning.targetGroups) return c;
   }
   return [4, 4];
+}
+
+/**
+ * Whether the forward should keep its evaluations `D_k` for the backward (the streaming path reads them,
+ * or recomputes them when the `K b q` floats exceed `backwardTuning.keepEvaluationsBytes`).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lzn/tensor";
+ * import { eulerForward } from "@lzn/latent";
+ * const A = tensor([0, 1], [2, 1]);
+ * backwardKeepsEvaluations({ anchors: A, x0: A, schedule: eulerForward(20, 1e-4) }); // true
+ * ```
+ */
+export function backwardKeepsEvaluations(inp: FlowInputs): boolean {
+  const bytes = inp.schedule.steps.length * inp.x0.size * 4;
+  return backwardTuning.path === "stream" && bytes <= backwardTuning.keepEvaluationsBytes;
 }
 
 /**
@@ -102,10 +117,16 @@ export function flowBackward(
   inj?: Injection,
 ): FlowGrads {
   if (!rec.saved) throw new Error("lzn: flow backward needs a forward run with save = true");
+  if (inj && !inp.pairs) throw new Error("lzn: alignment backward needs pairs");
+  return backwardTuning.path === "stream"
+    ? streamBackward(inp, rec, gxK, inj)
+    : gemmBackward(inp, rec, gxK, inj);
+}
+
+function gemmBackward(inp: FlowInputs, rec: FlowRecord, gxK: Tensor | null, inj?: Injection): FlowGrads {
   const [n, q] = inp.anchors.shape, b = inp.x0.shape[0], bq = b * q;
   const steps = inp.schedule.steps, K = steps.length;
   const weighted = !!rec.lw, injected = !!inj;
-  if (injected && !inp.pairs) throw new Error("lzn: alignment backward needs pairs");
 
   const gx = Tensor.empty([4 * bq]);
   zeroFill(gx);
@@ -129,15 +150,16 @@ export function flowBackward(
   for (const c of chunks) {
     if (!kernels.has(c.rows)) kernels.set(c.rows, chunkKernels(c.rows, n, q, weighted, injected));
   }
-  const m1Buffers = [
-    rec.xs,
-    gd,
-    inp.anchors,
-    rec.sq,
-    ...(rec.lw ? [rec.lw] : []),
-    ...(inj ? [inp.pairs!, inj.kstar, inj.gm] : []),
-    pd,
-  ].map((t) => t.buffer);
+  const m1Buffers = (k: number) =>
+    [
+      rec.xs[k],
+      gd,
+      inp.anchors,
+      rec.sq,
+      ...(rec.lw ? [rec.lw] : []),
+      ...(inj ? [inp.pairs!, inj.kstar, inj.gm] : []),
+      pd,
+    ].map((t) => t.buffer);
 
   for (let k = K - 1; k >= 0; k--) {
     const coef = [0, 1, 2].map((m) => (k + m < K && steps[k + m].history >= m ? steps[k + m].b[m] : 0));
@@ -163,8 +185,8 @@ export function flowBackward(
       const kk = kernels.get(c.rows)!;
       dispatch({
         kernel: kk.m1.kernel,
-        buffers: m1Buffers,
-        params: params([["f", s.alpha], ["f", s.beta], ["u", k * bq], ["u", c.r0], ["u", k]]),
+        buffers: m1Buffers(k),
+        params: params([["f", s.alpha], ["f", s.beta], ["u", 0], ["u", c.r0], ["u", k]]),
         workgroups: kk.m1.grid,
       });
       dispatch({ kernel: kk.svr, buffers: [pd.buffer], workgroups: rowGrid(c.rows) });
@@ -181,8 +203,8 @@ export function flowBackward(
       });
       dispatch({
         kernel: kk.m3.kernel,
-        buffers: [pd.buffer, gd.buffer, rec.xs.buffer, ga.buffer],
-        params: params([["f", s.alpha], ["u", c.r0], ["u", k * bq]]),
+        buffers: [pd.buffer, gd.buffer, rec.xs[k].buffer, ga.buffer],
+        params: params([["f", s.alpha], ["u", c.r0], ["u", 0]]),
         workgroups: kk.m3.grid,
       });
       dispatch({

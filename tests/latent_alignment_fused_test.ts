@@ -1,8 +1,8 @@
 /**
  * The fused small-N alignment path (latent/alignment_fused.ts) against the general flow engine (both forced
  * through `alignmentTuning.fused`) and the float64 reference: losses, maxima and every gradient (anchors,
- * latents, weights) at the label-case shapes (N = 10, odd b = 17, q = 5 and 32, K = 100 and 20, cut-off
- * 0.2, log and no-log, with and without class-frequency weights, one of them 0), gradients against float64
+ * latents, weights) at the label-case shapes (N = 10, odd b = 17, q = 5, 32 and 100, K = 100 and 20,
+ * cut-off 0.2, log and no-log, with and without class-frequency weights, one of them 0), gradients against float64
  * finite differences on a micro case, dispatch counts, the size limits and buffer leaks.
  */
 import { strict as assert } from "node:assert";
@@ -103,6 +103,23 @@ Deno.test("fused alignment matches the general path and the float64 reference (N
     assertGradClose(fused.gz, general.gz, `${what}: latent gradient`);
     if (weighted) assertGradClose(fused.gw!, general.gw!, `${what}: weight gradient`);
   }
+});
+
+Deno.test("fused alignment with several columns per thread (q = 100) matches the general path and float64", async () => {
+  // q = 100 spreads a row over 64 threads with a partial second column (GPU tuning) or over 4 threads of
+  // 25 columns (CPU tuning); weighted, log, the label case's 100 steps.
+  const q = 100, steps = 100;
+  const AX = randnArray(N * q, 90), Z = randnArray(B * q, 91);
+  const pairs = Int32Array.from({ length: B }, (_, i) => (i * 3) % N);
+  const w = randArray(N, 92, 0.02, 0.3);
+  const general = await runPath(false, AX, Z, pairs, q, { steps, log: true, w });
+  const fused = await runPath(true, AX, Z, pairs, q, { steps, log: true, w });
+  const ref = alignmentRef(AX, Z, pairs, B, N, q, steps, { log: true, w });
+  assertClose([fused.loss], [ref.loss], { rtol: 1e-4, atol: 1e-6, what: "loss vs float64" });
+  assertClose(fused.m, ref.m, { rtol: 1e-4, atol: 1e-5, what: "maxima vs float64" });
+  assertGradClose(fused.gA, general.gA, "anchor gradient");
+  assertGradClose(fused.gz, general.gz, "latent gradient");
+  assertGradClose(fused.gw!, general.gw!, "weight gradient");
 });
 
 Deno.test("fused alignment gradients match float64 finite differences (micro case, log and no-log)", async () => {

@@ -138,9 +138,11 @@ Deno.test("computeLatents forward+backward leaves no buffer behind", async () =>
   }
 });
 
-Deno.test("backward: row chunks and every GEMM tile shape give the same gradients", async () => {
+Deno.test("backward: the streaming kernels (every split and plan, kept or recomputed evaluations) and the GEMM form agree", async () => {
   const { backwardTuning } = await import("../latent/flow_backward.ts");
-  const n = 600, q = 40;
+  const { streamTuning } = await import("../latent/stream_backward.ts");
+  // 150 anchors: three 64-tiles, the last one partial; q = 6 reads scalars (not a multiple of 4).
+  const n = 150, q = 6;
   const A = fromF64(randnArray(n * q, 15), [n, q], true), N = fromF64(randnArray(n * q, 16), [n, q], true);
   const seed = fromF64(randnArray(n * q, 17), [n, q]);
   const grads = async (): Promise<Float32Array[]> => {
@@ -152,20 +154,83 @@ Deno.test("backward: row chunks and every GEMM tile shape give the same gradient
     return out;
   };
   const base = await grads();
-  const saved = { ...backwardTuning };
-  const variants: Partial<typeof backwardTuning>[] = [
-    { chunkBytes: 8 * n * 256 }, // 256-row chunks: 3 chunks, the last one partial
-    { m1: [8, 4], m2: [8, 8], m3: [8, 8], bk: 8 },
-    { m1: [4, 4], m2: [4, 8], m3: [8, 4] },
+  const savedB = { ...backwardTuning }, savedS = { ...streamTuning };
+  const variants: [string, () => void][] = [
+    ["stream, 3 splits", () => streamTuning.splits = 3],
+    ["stream, 1 split", () => streamTuning.splits = 1],
+    ["stream, evaluations recomputed", () => backwardTuning.keepEvaluationsBytes = 0],
+    ["stream, rolled loops, bk 8", () => Object.assign(streamTuning, { unroll: false, bk: 8 })],
+    ["stream, unrolled loops", () => streamTuning.unroll = true],
+    ["gemm", () => backwardTuning.path = "gemm"],
+    // 256-row chunks: 3 chunks, the last one partial.
+    ["gemm, chunks", () => Object.assign(backwardTuning, { path: "gemm", chunkBytes: 8 * n * 256 })],
+    [
+      "gemm, tiles",
+      () => Object.assign(backwardTuning, { path: "gemm", m1: [8, 4], m2: [8, 8], m3: [8, 8], bk: 8 }),
+    ],
   ];
-  for (const v of variants) {
-    Object.assign(backwardTuning, v);
-    const g = await grads();
-    for (const key of Object.keys(backwardTuning) as (keyof typeof backwardTuning)[]) {
-      delete backwardTuning[key];
+  for (const [what, set] of variants) {
+    set();
+    try {
+      const g = await grads();
+      assertClose(g[0], base[0], { rtol: 1e-4, atol: 1e-5, what: `anchors ${what}` });
+      assertClose(g[1], base[1], { rtol: 1e-4, atol: 1e-5, what: `noise ${what}` });
+    } finally {
+      for (const key of Object.keys(backwardTuning) as (keyof typeof backwardTuning)[]) {
+        delete backwardTuning[key];
+      }
+      Object.assign(backwardTuning, savedB);
+      for (const key of Object.keys(streamTuning) as (keyof typeof streamTuning)[]) delete streamTuning[key];
+      Object.assign(streamTuning, savedS);
     }
+  }
+});
+
+Deno.test("Euler latents at the defaults across anchor tiles (n = 70): gradient within float32 accuracy", async () => {
+  // 70 anchors span two tiles of 64 and both kernels' splits: at eps = 1e-4 the first step's logits reach
+  // 1e8, where a recomputed logit that differed from the forward's by one rounding would be off by e^8.
+  const n = 70, q = 3;
+  const A = randnArray(n * q, 18), N = randnArray(n * q, 19);
+  await checkGrad(
+    ([a, nz]) => computeLatents(a, { noise: nz }),
+    ([a, nz]) => eulerForwardRef(a, nz, n, q, 20),
+    [{ shape: [n, q], data: A }, { shape: [n, q], data: N }],
+    { rtol: 1e-3, atol: 3e-3, h: 1e-6, gradRtol: 5e-3, gradAtol: 3e-3 },
+  );
+});
+
+Deno.test("streaming backward: peak memory is the trajectory plus a few [b, q] buffers, never b x N", async () => {
+  const { backwardTuning } = await import("../latent/flow_backward.ts");
+  const { streamTuning } = await import("../latent/stream_backward.ts");
+  const { velocityTuning } = await import("../latent/velocity_kernel.ts");
+  const { bufferPool } = await import("../tensor/mod.ts");
+  const { sizeClass } = await import("../tensor/pool.ts");
+  // The n = 32768 configuration in miniature: one split per kernel, evaluations recomputed.
+  const n = 600, q = 8, K = 5;
+  const A = fromF64(randnArray(n * q, 23), [n, q], true), N = fromF64(randnArray(n * q, 24), [n, q], true);
+  const seed = fromF64(randnArray(n * q, 25), [n, q]);
+  const saved = { ...backwardTuning };
+  streamTuning.splits = velocityTuning.splits = 1;
+  backwardTuning.keepEvaluationsBytes = 0;
+  try {
+    await A.toArray();
+    const base = bufferPool.liveBytes;
+    bufferPool.resetPeak();
+    const z = computeLatents(A, { noise: N, steps: K, eps: 0.05 });
+    z.backward(seed);
+    await A.grad!.toArray();
+    const peak = bufferPool.peakBytes - base;
+    // During the sweep: K states, z, the seed's copy, x_0's two terms, two gradient slots, gD, the recomputed
+    // evaluation and the anchor gradient (K + 9 buffers of [b, q]); afterwards the inputs' gradient terms.
+    // Allow K + 13, plus the [b] and [N] vectors.
+    const slot = sizeClass(n * q * 4);
+    assert.ok(peak <= (K + 13) * slot + 64 * sizeClass(n * 4), `peak ${peak} bytes`);
+    assert.ok(peak < n * n * 4, "no b x N buffer");
+    for (const t of [z, A.grad!, N.grad!]) t.dispose();
+    A.grad = N.grad = undefined;
+  } finally {
+    delete streamTuning.splits;
+    delete velocityTuning.splits;
     Object.assign(backwardTuning, saved);
-    assertClose(g[0], base[0], { rtol: 1e-4, atol: 1e-5, what: `anchors ${JSON.stringify(v)}` });
-    assertClose(g[1], base[1], { rtol: 1e-4, atol: 1e-5, what: `noise ${JSON.stringify(v)}` });
   }
 });

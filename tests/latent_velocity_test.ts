@@ -4,7 +4,8 @@
  */
 import { strict as assert } from "node:assert";
 import { posteriorMean, velocity } from "../latent/mod.ts";
-import { velocityTuning } from "../latent/velocity_kernel.ts";
+import { gpu } from "../tensor/mod.ts";
+import { planVelocity, velocityTuning } from "../latent/velocity_kernel.ts";
 import { assertClose, assertNoLeak, checkGrad, fromF64, randArray, randnArray } from "./util.ts";
 import { velocityRef } from "./latent_reference.ts";
 
@@ -37,6 +38,44 @@ Deno.test("velocity: one split and many splits give the same result", async () =
   }
   velocityTuning.splits = undefined;
   assertClose(out[0], out[1], { rtol: 1e-5, atol: 1e-5 });
+});
+
+Deno.test("velocity: every tile plan matches the release at tile edges (rows and anchors past a tile, q % 4, one point)", async () => {
+  // (130, 130, 20): three 64-row blocks and anchor tiles, the last ones partial, vec4 loads; (1, 1, 7): one
+  // point and one anchor, scalar loads. Plans: the adapter's, shallow chunks unrolled, and bk = 4 (fewer
+  // staged units than threads) with three splits and rolled loops.
+  const plans: Partial<typeof velocityTuning>[] = [{}, { bk: 8, jc: 8, unroll: true }, {
+    bk: 4,
+    jc: 4,
+    splits: 3,
+    unroll: false,
+  }];
+  // The GPU-tuning rerun (gpu_tuning_test.ts) checks for this line.
+  console.log(
+    `latent tuning: ${gpu().adapter.tuning} (plan ${
+      JSON.stringify(planVelocity({ b: 130, n: 130, q: 20, weighted: true, paired: false }))
+    })`,
+  );
+  for (const [b, n, q] of [[130, 130, 20], [1, 1, 7]]) {
+    const X = randnArray(b * q, 20), A = randnArray(n * q, 21), w = randArray(n, 22, 0.1, 2);
+    const ref = velocityRef(X, A, b, n, q, 0.3, w).v;
+    for (const plan of plans) {
+      Object.assign(velocityTuning, plan);
+      try {
+        const v = velocity(fromF64(X, [b, q]), fromF64(A, [n, q]), 0.3, { weights: fromF64(w, [n]) });
+        assertClose(await v.toArray(), ref, {
+          rtol: 1e-4,
+          atol: 1e-4,
+          what: `b=${b} n=${n} q=${q} ${JSON.stringify(plan)}`,
+        });
+        v.dispose();
+      } finally {
+        for (const key of Object.keys(velocityTuning) as (keyof typeof velocityTuning)[]) {
+          delete velocityTuning[key];
+        }
+      }
+    }
+  }
 });
 
 Deno.test("v(x, 1) = x - mean_w(A), weighted and unweighted", async () => {
