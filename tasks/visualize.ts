@@ -32,7 +32,7 @@ const GREEN = [40, 170, 60], RED = [220, 40, 40];
  * import { type PredictionGridOptions, writePredictionGrid } from "@lzn/tasks";
  * const split = { images: new Uint8Array(4 * 784), labels: new Uint8Array([0, 1, 2, 1]), count: 4, rows: 28, cols: 28 };
  * const opts: PredictionGridOptions = { perClass: 4, classes: 3 };
- * await writePredictionGrid("grid.png", split, Int32Array.from([0, 1, 1, -1]), opts);
+ * await writePredictionGrid(".cache/grid.png", split, Int32Array.from([0, 1, 1, -1]), opts);
  * ```
  */
 export interface PredictionGridOptions {
