@@ -168,3 +168,29 @@ Deno.test("sample CLI: a grid from a joint run, and from the prior; clear errors
   assert.equal(ownFile.code, 2);
   assert.match(ownFile.err, /would overwrite a file of the run/);
 });
+
+Deno.test("classify CLI: a joint run classifies (image encoder + label decoder), with its anchor bank", async () => {
+  const npy = `${ROOT}/digits.npy`;
+  const data = new Uint8Array(3 * 784).map((_, i) => (i * 13) % 256);
+  await Deno.writeFile(npy, encodeNpy({ dtype: "uint8", shape: [3, 28, 28], data }));
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write=.cache,runs",
+      "--allow-env",
+      "main.ts",
+      "classify",
+      "--run",
+      `${ROOT}/joint`,
+      "--json",
+      npy,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+  const labels: number[] = JSON.parse(new TextDecoder().decode(o.stdout).trim()).labels;
+  assert.equal(labels.length, 3);
+  assert.ok(labels.every((c) => c >= 0 && c < 3), `labels ${labels}`);
+});

@@ -9,7 +9,7 @@ import { strict as assert } from "node:assert";
 import { randn } from "@lzn/tensor";
 import { type BatchEncoder, type ImageBatch, ResNetEncoder } from "@lzn/encoders";
 import { augmentViews } from "@lzn/data";
-import { LatentSpace, parseRecipeConfig, representation } from "@lzn/tasks";
+import { encodeNpy, LatentSpace, parseRecipeConfig, readNpy, representation } from "@lzn/tasks";
 import { checkGrad, randnArray } from "./util.ts";
 import { alignmentRef, eulerForwardRef } from "./latent_reference.ts";
 import { checkResume } from "./resume_util.ts";
@@ -71,5 +71,34 @@ Deno.test("resume: representation (LZN objective; two views per step)", async ()
       emaDecay: 0.9,
     },
   }, "test");
-  await checkResume(representation, config, ".cache/test-runs/resume/representation");
+  const root = ".cache/test-runs/resume/representation";
+  await checkResume(representation, config, root);
+  // `embed` works on the run: its representations (pooled features) and anchors as NPY.
+  const input = encodeNpy({ dtype: "uint8", shape: [2, 784], data: new Uint8Array(2 * 784).fill(90) });
+  await Deno.writeFile(`${root}/in.npy`, input);
+  for (const kind of ["representation", "anchors"]) {
+    const out = `${root}/${kind}.npy`;
+    await Deno.remove(out).catch(() => {});
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write=.cache",
+        "--allow-env",
+        "main.ts",
+        "embed",
+        "--run",
+        `${root}/straight`,
+        "--out",
+        out,
+        "--kind",
+        kind,
+        `${root}/in.npy`,
+      ],
+      stderr: "piped",
+      stdout: "null",
+    }).output();
+    assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+    assert.deepEqual((await readNpy(out)).shape, [2, 8]);
+  }
 });

@@ -60,6 +60,16 @@ Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out acc
   } finally {
     run.dispose();
   }
+  // --fresh removes every file the run wrote (its evaluation's too) and nothing else.
+  await Deno.writeTextFile(`${dir}/notes.txt`, "the user's own file");
+  const fresh = await train(classification, { ...TINY, train: { ...TINY.train, steps: 1 } }, {
+    ...quiet,
+    runDir: dir,
+    start: "fresh",
+  });
+  fresh.dispose();
+  const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  assert.deepEqual(left, ["checkpoint-00000001.safetensors", "notes.txt", "state.json"]);
 });
 
 Deno.test("state walk: one naming of parameters, EMA shadows and Adam moments for every recipe", () => {
