@@ -9,8 +9,7 @@
  */
 import { concat, noGrad, randn, slice, type Tensor } from "@lzn/tensor";
 import { flow } from "./flow.ts";
-import { dpmForward, eulerForward, type FlowSchedule } from "./schedule.ts";
-import type { ComputeLatentsOptions } from "./compute_latents.ts";
+import { type ComputeLatentsOptions, forwardSchedule } from "./compute_latents.ts";
 
 /**
  * Latents `[n, q]` of anchors `[n, q]`, each over `bank [M, q]` plus its own anchor. Options as
@@ -35,21 +34,7 @@ export function latentsWithBank(anchors: Tensor, bank: Tensor, opts: ComputeLate
   }
   const [n, q] = anchors.shape;
   if (n === 0) throw new Error("lzn: latentsWithBank got no anchors");
-  const solver = opts.solver ?? "euler";
-  const steps = opts.steps ?? 20;
-  const eps = opts.eps ?? (solver === "euler" ? 1e-4 : 1e-3);
-  const tau = opts.tau ?? 1;
-  let schedule: FlowSchedule;
-  switch (solver) {
-    case "euler":
-      schedule = eulerForward(steps, eps);
-      break;
-    case "dpm++3m":
-      schedule = dpmForward(steps, eps);
-      break;
-    default:
-      throw new Error(`lzn: unknown solver "${solver satisfies never}"`);
-  }
+  const { schedule, eps, tau } = forwardSchedule(opts);
   if (opts.noise && (opts.noise.shape[0] !== n || opts.noise.shape[1] !== q)) {
     throw new Error(`lzn: noise must have the anchors' shape [${anchors.shape}], got [${opts.noise.shape}]`);
   }

@@ -8,7 +8,7 @@
  */
 import { randn, type Tensor } from "@lzn/tensor";
 import { flow } from "./flow.ts";
-import { dpmForward, eulerForward } from "./schedule.ts";
+import { dpmForward, eulerForward, type FlowSchedule } from "./schedule.ts";
 
 /**
  * Options of {@link computeLatents}.
@@ -56,23 +56,7 @@ export interface ComputeLatentsOptions {
  */
 export function computeLatents(anchors: Tensor, opts: ComputeLatentsOptions = {}): Tensor {
   if (anchors.ndim !== 2) throw new Error(`lzn: computeLatents needs anchors [n, q], got [${anchors.shape}]`);
-  const solver = opts.solver ?? "euler";
-  const steps = opts.steps ?? 20;
-  const eps = opts.eps ?? (solver === "euler" ? 1e-4 : 1e-3);
-  const tau = opts.tau ?? 1;
-  const maxEps = solver === "euler" ? 1 : 0.5; // DPM integrates from eps to 1 - eps
-  if (!(eps > 0 && eps < maxEps)) throw new Error(`lzn: ${solver} needs eps in (0, ${maxEps}), got ${eps}`);
-  let schedule;
-  switch (solver) {
-    case "euler":
-      schedule = eulerForward(steps, eps);
-      break;
-    case "dpm++3m":
-      schedule = dpmForward(steps, eps);
-      break;
-    default:
-      throw new Error(`lzn: unknown solver "${solver satisfies never}"`);
-  }
+  const { schedule, eps, tau } = forwardSchedule(opts);
   if (opts.noise && (opts.noise.shape[0] !== anchors.shape[0] || opts.noise.shape[1] !== anchors.shape[1])) {
     throw new Error(`lzn: noise must have the anchors' shape [${anchors.shape}], got [${opts.noise.shape}]`);
   }
@@ -87,4 +71,32 @@ export function computeLatents(anchors: Tensor, opts: ComputeLatentsOptions = {}
   if (scaled !== noise) scaled.dispose();
   if (noise !== opts.noise) noise.dispose();
   return z;
+}
+
+/**
+ * The forward flow's schedule of latent-computation options (solver, steps, eps; checked), with the eps and
+ * τ they resolve to: what `computeLatents` and `latentsWithBank` share.
+ *
+ * @example
+ * ```ts
+ * import { forwardSchedule } from "@lzn/latent";
+ * const { schedule, eps } = forwardSchedule({ solver: "dpm++3m", steps: 20 }); // eps 1e-3
+ * ```
+ */
+export function forwardSchedule(
+  opts: ComputeLatentsOptions,
+): { schedule: FlowSchedule; eps: number; tau: number } {
+  const solver = opts.solver ?? "euler";
+  const steps = opts.steps ?? 20;
+  const eps = opts.eps ?? (solver === "euler" ? 1e-4 : 1e-3);
+  const maxEps = solver === "euler" ? 1 : 0.5; // DPM integrates from eps to 1 - eps
+  if (!(eps > 0 && eps < maxEps)) throw new Error(`lzn: ${solver} needs eps in (0, ${maxEps}), got ${eps}`);
+  switch (solver) {
+    case "euler":
+      return { schedule: eulerForward(steps, eps), eps, tau: opts.tau ?? 1 };
+    case "dpm++3m":
+      return { schedule: dpmForward(steps, eps), eps, tau: opts.tau ?? 1 };
+    default:
+      throw new Error(`lzn: unknown solver "${solver satisfies never}"`);
+  }
 }

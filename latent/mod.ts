@@ -19,7 +19,7 @@
  *
  * @module
  */
-export { computeLatents, type ComputeLatentsOptions } from "./compute_latents.ts";
+export { computeLatents, type ComputeLatentsOptions, forwardSchedule } from "./compute_latents.ts";
 export {
   type DecodedTensors,
   decodeLatents,

@@ -6,24 +6,10 @@
 import { strict as assert } from "node:assert";
 import { encodeNpy } from "@lzn/tasks";
 import { COMMANDS } from "@lzn/tasks/cli";
+import { runMain } from "./cli_util.ts";
 
-// Colour codes of deno's output (ESC [ ... m).
-const ANSI = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g");
 const ROOT = ".cache/test-runs/cli";
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const env = { ...Deno.env.toObject() };
-  delete env.XDG_RUNTIME_DIR; // as on a fresh headless machine: the loader's warning must not appear
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write=.cache,runs", "--allow-env", "main.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env,
-    clearEnv: true,
-  }).output();
-  const dec = (b: Uint8Array) => new TextDecoder().decode(b).replace(ANSI, "");
-  return { code: o.code, out: dec(o.stdout), err: dec(o.stderr) };
-}
+const cli = (...args: string[]) => runMain(args, { headless: true });
 
 function oneLine(err: string, what: string): void {
   const lines = err.trim().split("\n").filter((l) => l.startsWith("error:"));

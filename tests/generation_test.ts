@@ -6,7 +6,9 @@
  */
 import { strict as assert } from "node:assert";
 import { ReferenceClassifier, saveReference } from "@lzn/metrics";
+import { runMain } from "./cli_util.ts";
 import {
+  encodeNpy,
   evaluateRun,
   generation,
   type GenerationConfig,
@@ -132,14 +134,7 @@ Deno.test("generation, RF + LZN unconditional (case study 1) and the plain RF ba
 });
 
 Deno.test("sample CLI: a grid from a joint run, and from the prior; clear errors for a missing --out and a non-generation run", async () => {
-  const cli = async (...args: string[]) => {
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-write=.cache,runs", "--allow-env", "main.ts", "sample", ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return { code: o.code, out: new TextDecoder().decode(o.stdout), err: new TextDecoder().decode(o.stderr) };
-  };
+  const cli = (...args: string[]) => runMain(["sample", ...args]);
   const out = `${ROOT}/grid.png`;
   await Deno.remove(out).catch(() => {});
   const ok = await cli("--run", `${ROOT}/joint`, "--out", out, "--per-class", "3", "--sampler", "euler:3");
@@ -173,24 +168,9 @@ Deno.test("classify CLI: a joint run classifies (image encoder + label decoder),
   const npy = `${ROOT}/digits.npy`;
   const data = new Uint8Array(3 * 784).map((_, i) => (i * 13) % 256);
   await Deno.writeFile(npy, encodeNpy({ dtype: "uint8", shape: [3, 28, 28], data }));
-  const o = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=.cache,runs",
-      "--allow-env",
-      "main.ts",
-      "classify",
-      "--run",
-      `${ROOT}/joint`,
-      "--json",
-      npy,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
-  const labels: number[] = JSON.parse(new TextDecoder().decode(o.stdout).trim()).labels;
+  const o = await runMain(["classify", "--run", `${ROOT}/joint`, "--json", npy]);
+  assert.equal(o.code, 0, o.err);
+  const labels: number[] = JSON.parse(o.out.trim()).labels;
   assert.equal(labels.length, 3);
   assert.ok(labels.every((c) => c >= 0 && c < 3), `labels ${labels}`);
 });

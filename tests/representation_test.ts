@@ -13,6 +13,7 @@ import { encodeNpy, LatentSpace, parseRecipeConfig, readNpy, representation } fr
 import { checkGrad, randnArray } from "./util.ts";
 import { alignmentRef, eulerForwardRef } from "./latent_reference.ts";
 import { checkResume } from "./resume_util.ts";
+import { runMain } from "./cli_util.ts";
 
 const b = 5, q = 3, K = 20, TAU = 0.45, SEED = 11;
 
@@ -79,26 +80,17 @@ Deno.test("resume: representation (LZN objective; two views per step)", async ()
   for (const kind of ["representation", "anchors"]) {
     const out = `${root}/${kind}.npy`;
     await Deno.remove(out).catch(() => {});
-    const o = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write=.cache",
-        "--allow-env",
-        "main.ts",
-        "embed",
-        "--run",
-        `${root}/straight`,
-        "--out",
-        out,
-        "--kind",
-        kind,
-        `${root}/in.npy`,
-      ],
-      stderr: "piped",
-      stdout: "null",
-    }).output();
-    assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+    const o = await runMain([
+      "embed",
+      "--run",
+      `${root}/straight`,
+      "--out",
+      out,
+      "--kind",
+      kind,
+      `${root}/in.npy`,
+    ]);
+    assert.equal(o.code, 0, o.err);
     assert.deepEqual((await readNpy(out)).shape, [2, 8]);
   }
 });
