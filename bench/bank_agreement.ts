@@ -7,16 +7,25 @@
  *   deno run -A bench/bank_agreement.ts runs/demo [count=200] [singles=20] [batch=1000]
  *
  * Prints one JSON line: the accuracy on the images classified with the bank, the batch evaluation's
- * accuracy, and whether every single-image label equals its label in the batch call.
+ * accuracy, and whether every single-image label equals its label in the batch call. For scale it also
+ * classifies the same `count` images inside a second batch of `batch` (the rest drawn by another shuffle):
+ * the spread of batch-relative evaluation itself, against which the bank's gap can be read; and inside a
+ * batch whose other rows are the run's training images (what the bank is made of), which separates an effect
+ * of the bank's images (training vs held-out anchors) from one of the bank mechanism.
  *
  * @module
  */
 import { epochOrder, loadDataset } from "@lzn/data";
-import { encodeNpy } from "@lzn/tasks";
+import { encodeNpy, loadRunData } from "@lzn/tasks";
 
 const [runDir, countArg, singlesArg, batchArg] = Deno.args;
 if (!runDir) throw new Error("usage: bench/bank_agreement.ts RUN_DIR [count] [singles] [batch]");
 const count = Number(countArg ?? 200), singles = Number(singlesArg ?? 20), batch = Number(batchArg ?? 1000);
+if (!(count >= 1 && count <= batch && singles >= 0 && singles <= count)) {
+  throw new Error(
+    `need 1 <= count <= batch and 0 <= singles <= count (count ${count}, singles ${singles}, batch ${batch})`,
+  );
+}
 const state = JSON.parse(await Deno.readTextFile(`${runDir}/state.json`));
 const evalJson = JSON.parse(await Deno.readTextFile(`${runDir}/eval.json`));
 const { test } = await loadDataset(state.config.data.dataset, { log: null });
@@ -82,12 +91,45 @@ await Deno.writeFile(
   }),
 );
 const batched = await classify(whole, "--batch-relative", "--batch-size", String(batch));
+// The noise floor: the same images in another batch of `batch` (filled from a second shuffle).
+const inPool = new Set(pool);
+const filler = [...epochOrder(test.count, 54321, 0)].filter((i) =>
+  test.labels[i] < classes && !inPool.has(i)
+);
+const other = ".cache/bank-agreement/other.npy";
+await Deno.writeFile(
+  other,
+  encodeNpy({
+    dtype: "uint8",
+    shape: [batch, test.rows, test.cols],
+    data: pixelsOf([...pool, ...filler.slice(0, batch - count)]),
+  }),
+);
+const otherBatch = await classify(other, "--batch-relative", "--batch-size", String(batch));
+// The same images with training images as batch-mates (the run's own training split).
+const { train } = await loadRunData(state.config.data, classes);
+const trainMates = [...epochOrder(train.count, 777, 0)].slice(0, batch - count);
+const mixed = new Uint8Array(batch * px);
+mixed.set(pixels, 0);
+trainMates.forEach((i, k) => mixed.set(train.images.subarray(i * px, (i + 1) * px), (count + k) * px));
+const mixedFile = ".cache/bank-agreement/train-mates.npy";
+await Deno.writeFile(
+  mixedFile,
+  encodeNpy({ dtype: "uint8", shape: [batch, test.rows, test.cols], data: mixed }),
+);
+const trainBatch = await classify(mixedFile, "--batch-relative", "--batch-size", String(batch));
 const acc = (pred: number[]) => pred.filter((p, k) => p === labels[k]).length / count;
 console.log(JSON.stringify({
   run: runDir,
   images: count,
   bankAccuracy: acc(together),
   batchAccuracy: acc(batched.slice(0, count)),
+  batchAccuracyOtherBatch: acc(otherBatch.slice(0, count)),
+  bankDiffersFromBatch: together.filter((p, k) => p !== batched[k]).length,
+  otherBatchDiffersFromBatch: otherBatch.slice(0, count).filter((p, k) => p !== batched[k]).length,
+  batchAccuracyTrainMates: acc(trainBatch.slice(0, count)),
+  trainMatesDifferFromBatch: trainBatch.slice(0, count).filter((p, k) => p !== batched[k]).length,
+  trainMatesDifferFromBank: trainBatch.slice(0, count).filter((p, k) => p !== together[k]).length,
   evalBatch: batch,
   batchAccuracyWholeSplit: batched.filter((p, k) => p === test.labels[order[k]]).length / usable,
   evalJsonAccuracy: evalJson.accuracy,
