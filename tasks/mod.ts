@@ -78,7 +78,7 @@ export {
   writeCheckpoint,
 } from "./run_dir.ts";
 export { lockRun, type RunLock } from "./run_lock.ts";
-export { imageBatch, loadRunData, type RunData } from "./run_data.ts";
+export { imageBatch, loadRunData } from "./run_data.ts";
 export { formatDuration, formatProgress, type ProgressReport } from "./progress.ts";
 export { swapEma, train, type TrainedRun, type TrainOptions } from "./trainer.ts";
 export { evaluateRun, type LoadedRun, loadRun, shippedRecipe } from "./run.ts";

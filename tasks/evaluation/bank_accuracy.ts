@@ -12,8 +12,8 @@ import { imageBatch } from "../run_data.ts";
 
 /**
  * Builds the bank from `eval.bank` training images (the held-out ones of `data.holdOut` when the run has
- * them), classifies every test image against it at `tau`, saves the bank into the run directory (when there is
- * one) and returns the accuracy.
+ * them), classifies every test image against it at `tau`, saves
+ * the bank into the run directory (when there is one) and returns the accuracy.
  *
  * @example
  * ```ts ignore
