@@ -26,8 +26,6 @@ export interface DataConfig {
   trainPerClass?: number;
   /** Use only the first this-many test images of each class (default: all). */
   testPerClass?: number;
-  /** Set this many training images aside, never trained on (a fixed draw, the same for every seed); the anchor bank of inference is drawn from them, so it is made of images like the ones a user brings (default: none; the bank then comes from trained-on images). */
-  holdOut?: number;
   /** Shift augmentation: each training image moves by a random offset of up to this many pixels per axis (background fills the gap; seeded by (seed, step), so resumes stay bit-identical); 0 = off. Default: `0`. */
   shift: number;
 }
@@ -48,8 +46,6 @@ export interface DataConfigInput {
   trainPerClass?: number;
   /** Use only the first this-many test images of each class (default: all). */
   testPerClass?: number;
-  /** Set this many training images aside, never trained on (a fixed draw, the same for every seed); the anchor bank of inference is drawn from them, so it is made of images like the ones a user brings (default: none; the bank then comes from trained-on images). */
-  holdOut?: number;
   /** Shift augmentation: each training image moves by a random offset of up to this many pixels per axis (background fills the gap; seeded by (seed, step), so resumes stay bit-identical); 0 = off. Default: `0`. */
   shift?: number;
 }
@@ -261,7 +257,7 @@ export interface ClassificationConfig {
     };
     /** Seed of the test-set order and of the prior noise. Default: `0`. */
     seed: number;
-    /** Training images whose anchors are stored with the run as the anchor bank of inference: each new image's latent is computed against the bank and itself, so its label does not depend on the rest of the call (0 = no bank). Drawn from the held-out images of `data.holdOut` when the run has them. Default: `1000`. */
+    /** Training images whose anchors are stored with the run as the anchor bank of inference: each new image's latent is computed against the bank and itself, so its label does not depend on the rest of the call (0 = no bank). Default: `1000`. */
     bank: number;
   };
 }
@@ -341,7 +337,7 @@ export interface ClassificationConfigInput {
     };
     /** Seed of the test-set order and of the prior noise. Default: `0`. */
     seed?: number;
-    /** Training images whose anchors are stored with the run as the anchor bank of inference: each new image's latent is computed against the bank and itself, so its label does not depend on the rest of the call (0 = no bank). Drawn from the held-out images of `data.holdOut` when the run has them. Default: `1000`. */
+    /** Training images whose anchors are stored with the run as the anchor bank of inference: each new image's latent is computed against the bank and itself, so its label does not depend on the rest of the call (0 = no bank). Default: `1000`. */
     bank?: number;
   };
 }
@@ -452,7 +448,7 @@ export interface GenerationConfig {
     reference: string;
     /** Seed of the test order and of every noise of the evaluation. Default: `0`. */
     seed: number;
-    /** Training images whose anchors are stored as the anchor bank of inference (joint models; 0 = none); from the held-out images of `data.holdOut` when the run has them. Default: `1000`. */
+    /** Training images whose anchors are stored as the anchor bank of inference (joint models; 0 = none). Default: `1000`. */
     bank: number;
   };
 }
@@ -563,7 +559,7 @@ export interface GenerationConfigInput {
     reference?: string;
     /** Seed of the test order and of every noise of the evaluation. Default: `0`. */
     seed?: number;
-    /** Training images whose anchors are stored as the anchor bank of inference (joint models; 0 = none); from the held-out images of `data.holdOut` when the run has them. Default: `1000`. */
+    /** Training images whose anchors are stored as the anchor bank of inference (joint models; 0 = none). Default: `1000`. */
     bank?: number;
   };
 }

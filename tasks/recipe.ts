@@ -10,7 +10,7 @@
  */
 import type { z } from "zod";
 import type { Module, Tensor } from "@lzn/tensor";
-import type { RunData } from "./run_data.ts";
+import type { Split } from "@lzn/data";
 import type { DataConfig, TrainConfig } from "./config_types.ts";
 
 /**
@@ -119,7 +119,7 @@ export interface ObjectiveTerm {
  */
 export interface EvalContext {
   /** The run's data (the same splits it trained on). */
-  data: RunData;
+  data: { train: Split; test: Split };
   /**
    * The run the model belongs to, if any: where evaluation outputs go (sample grids, the anchor bank) and
    * which checkpoint and weights they come from.
@@ -198,6 +198,6 @@ export interface Recipe<C extends RecipeConfig = any, M extends RecipeModel = an
   start?(
     model: M,
     config: C,
-    ctx: { data: RunData; runDir: string; step: number },
+    ctx: { data: { train: Split; test: Split }; runDir: string; step: number },
   ): Promise<void>;
 }

@@ -5,11 +5,12 @@
  * @module
  */
 import { join } from "node:path";
+import type { Split } from "@lzn/data";
 import type { EvalContext, Metrics, Recipe, RecipeConfig, RecipeModel } from "./recipe.ts";
 import { CheckpointError, loadCheckpointTensors, readRunState, type RunState } from "./run_dir.ts";
 import { buildOptimizers, disposeOptimizers, loadStateDict, type Optimizers, pickState } from "./state.ts";
 import { RECIPES } from "./registry.ts";
-import { loadRunData, type RunData } from "./run_data.ts";
+import { loadRunData } from "./run_data.ts";
 import { swapEma } from "./trainer.ts";
 
 /**
@@ -119,7 +120,7 @@ export async function evaluateRun<C extends RecipeConfig, M extends RecipeModel>
   model: M,
   opts: {
     run?: EvalContext["run"];
-    data?: RunData;
+    data?: { train: Split; test: Split };
     optimizers?: Optimizers;
     log?: (line: string) => void;
   },

@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { batchOf, classSlice, epochOrder, loadDataset, type Split, takeRows } from "@lzn/data";
+import { batchOf, classSlice, loadDataset, type Split, takeRows } from "@lzn/data";
 import type { ImageBatch } from "@lzn/encoders";
 import type { DataConfig } from "./config_types.ts";
 
 /**
- * The splits of a run: train and test, and the training images held out by `data.holdOut` (never trained on).
+ * Train and test splits of a run.
  *
  * @example
  * ```ts
@@ -18,31 +18,7 @@ import type { DataConfig } from "./config_types.ts";
  * console.log(train.count); // 500
  * ```
  */
-export interface RunData {
-  /** The images a run trains on. */
-  train: Split;
-  /** The held-out split of evaluation. */
-  test: Split;
-  /** Training images set aside by `data.holdOut` (absent without it): the anchor bank's source. */
-  heldOut?: Split;
-}
-
-/** The fixed draw of held-out images: independent of the run's seed, so that every run of a config agrees. */
-const HOLD_OUT_SEED = 0x4b4e;
-
-/**
- * Train and test splits of a run, restricted to `classes` and the per-class counts; with `data.holdOut`, the
- * last `holdOut` images of a fixed shuffle of the (restricted) training split move to `heldOut`, and the rest
- * keep their order in `train`.
- *
- * @example
- * ```ts
- * import { loadRunData } from "@lzn/tasks";
- * const { train, heldOut } = await loadRunData({ dataset: "mnist", trainPerClass: 50, holdOut: 100, shift: 0 }, 10);
- * console.log(train.count, heldOut?.count); // 400 100
- * ```
- */
-export async function loadRunData(data: DataConfig, classes: number): Promise<RunData> {
+export async function loadRunData(data: DataConfig, classes: number): Promise<{ train: Split; test: Split }> {
   const all = await loadDataset(data.dataset, { log: null });
   const restrict = (split: Split, perClass: number | undefined): Split => {
     let within = split;
@@ -59,24 +35,7 @@ export async function loadRunData(data: DataConfig, classes: number): Promise<Ru
     }
     return perClass === undefined ? within : classSlice(within, perClass);
   };
-  const train = restrict(all.train, data.trainPerClass), test = restrict(all.test, data.testPerClass);
-  if (data.holdOut === undefined) return { train, test };
-  return { ...holdOut(train, data.holdOut), test };
-}
-
-function holdOut(train: Split, count: number): { train: Split; heldOut: Split } {
-  if (count >= train.count) {
-    throw new RangeError(
-      `data.holdOut is ${count} but the run has ${train.count} training images: hold out fewer, so some are left to train on`,
-    );
-  }
-  const order = epochOrder(train.count, HOLD_OUT_SEED, 0);
-  const out = order.subarray(train.count - count);
-  const isOut = new Uint8Array(train.count);
-  for (const i of out) isOut[i] = 1;
-  const kept: number[] = [];
-  for (let i = 0; i < train.count; i++) if (!isOut[i]) kept.push(i);
-  return { train: takeRows(train, kept), heldOut: takeRows(train, Array.from(out).sort((a, b) => a - b)) };
+  return { train: restrict(all.train, data.trainPerClass), test: restrict(all.test, data.testPerClass) };
 }
 
 /**

@@ -11,9 +11,9 @@
  */
 import { join } from "node:path";
 import { clipGradNorm, finiteFlag, lrFactor, readTensors, scope, type Tensor, tensor } from "@lzn/tensor";
-import { epochOrder, hashSeed, randomCrop } from "@lzn/data";
+import { epochOrder, hashSeed, randomCrop, type Split } from "@lzn/data";
 import type { Recipe, RecipeConfig, RecipeModel, StepContext, TrainBatch } from "./recipe.ts";
-import { imageBatch, loadRunData, type RunData } from "./run_data.ts";
+import { imageBatch, loadRunData } from "./run_data.ts";
 import { buildOptimizers, disposeOptimizers, loadStateDict, type Optimizers, stateDict } from "./state.ts";
 import {
   CheckpointError,
@@ -49,7 +49,7 @@ export interface TrainOptions {
   /** Notices (resume, config changes, checkpoints); default stderr. `null` silences them. */
   log?: ((line: string) => void) | null;
   /** Pre-loaded data (default: the config's data block through `@lzn/data`). */
-  data?: RunData;
+  data?: { train: Split; test: Split };
 }
 
 /**
@@ -79,7 +79,7 @@ export interface TrainedRun<C extends RecipeConfig = RecipeConfig, M extends Rec
   /** Every progress report of this session. */
   history: ProgressReport[];
   /** The data the run used. */
-  data: RunData;
+  data: { train: Split; test: Split };
   /** The run directory. */
   runDir: string;
   /** Frees the model and optimizers and releases the run directory. */

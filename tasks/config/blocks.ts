@@ -27,11 +27,6 @@ export const DataBlock = z.object({
     .describe("Use only the first this-many training images of each class (default: all)."),
   testPerClass: z.number().int().min(1).optional()
     .describe("Use only the first this-many test images of each class (default: all)."),
-  holdOut: z.number().int().min(1).optional().describe(
-    "Set this many training images aside, never trained on (a fixed draw, the same for every seed); the " +
-      "anchor bank of inference is drawn from them, so it is made of images like the ones a user brings " +
-      "(default: none; the bank then comes from trained-on images).",
-  ),
   shift: z.number().int().min(0).max(8).default(0).describe(
     "Shift augmentation: each training image moves by a random offset of up to this many pixels per axis " +
       "(background fills the gap; seeded by (seed, step), so resumes stay bit-identical); 0 = off.",

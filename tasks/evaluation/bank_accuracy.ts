@@ -11,8 +11,7 @@ import { computeBank, saveBank } from "../bank.ts";
 import { imageBatch } from "../run_data.ts";
 
 /**
- * Builds the bank from `eval.bank` training images (the held-out ones of `data.holdOut` when the run has
- * them), classifies every test image against it at `tau`, saves
+ * Builds the bank from `eval.bank` training images, classifies every test image against it at `tau`, saves
  * the bank into the run directory (when there is one) and returns the accuracy.
  *
  * @example
@@ -27,19 +26,17 @@ export async function bankAccuracy(
   ctx: EvalContext,
   tau: number,
 ): Promise<{ bankAccuracy: number; bankSize: number }> {
-  // Held-out training images (data.holdOut) when the run has them: anchors of images the model never trained
-  // on land as a user's images do; anchors of trained-on images do not quite (issue 13's joint-run check).
-  const { test } = ctx.data, source = ctx.data.heldOut ?? ctx.data.train;
-  const { bank } = computeBank((b) => space.anchors("image", b), source, config.eval.bank, config.eval.seed);
+  const { train, test } = ctx.data;
+  const { bank } = computeBank((b) => space.anchors("image", b), train, config.eval.bank, config.eval.seed);
   try {
     const { batch, labels } = imageBatch(test, Int32Array.from({ length: test.count }, (_, i) => i));
     const pred = await classifyWithBank(space, batch, bank, { tau, seed: config.eval.seed });
     const correct = pred.reduce((n, p, i) => n + (p === labels[i] ? 1 : 0), 0);
     const accuracy = correct / test.count;
     ctx.log(
-      `eval: ${(accuracy * 100).toFixed(2)}% with the anchor bank (${bank.shape[0]} ${
-        ctx.data.heldOut ? "held-out" : "training"
-      } anchors, one image at a time)`,
+      `eval: ${(accuracy * 100).toFixed(2)}% with the anchor bank (${
+        bank.shape[0]
+      } training anchors, one image at a time)`,
     );
     if (ctx.run) await saveBank(ctx.run.dir, bank, ctx.run);
     return { bankAccuracy: accuracy, bankSize: bank.shape[0] };

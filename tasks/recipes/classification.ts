@@ -72,7 +72,7 @@ export const classificationSchema = z.object({
     bank: z.number().int().min(0).default(1000).describe(
       "Training images whose anchors are stored with the run as the anchor bank of inference: each new image's " +
         "latent is computed against the bank and itself, so its label does not depend on the rest of the call " +
-        "(0 = no bank). Drawn from the held-out images of `data.holdOut` when the run has them.",
+        "(0 = no bank).",
     ),
   }).strict().prefault({}).describe("The evaluation (EMA weights, as the release evaluates every metric)."),
 }).strict();

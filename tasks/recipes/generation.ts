@@ -122,8 +122,7 @@ export const generationSchema = z.object({
     seed: seed().default(0).describe("Seed of the test order and of every noise of the evaluation."),
     bank: z.number().int().min(0).default(1000)
       .describe(
-        "Training images whose anchors are stored as the anchor bank of inference (joint models; 0 = none); " +
-          "from the held-out images of `data.holdOut` when the run has them.",
+        "Training images whose anchors are stored as the anchor bank of inference (joint models; 0 = none).",
       ),
   }).strict().prefault({}).describe("The evaluation (EMA weights)."),
 }).strict().superRefine((cfg, ctx) => {
