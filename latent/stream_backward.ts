@@ -25,7 +25,7 @@ import {
   streamSharedWords,
 } from "./stream_kernels.ts";
 import { BR, planVelocity, velocityKernel } from "./velocity_kernel.ts";
-import { paddedQ, splitCount } from "./tiles.ts";
+import { type KernelTuning, paddedQ, splitCount } from "./tiles.ts";
 
 /** Alignment injection: rows whose maximum sits at step `kstar[i]` receive `gm[i]` on their paired probability. */
 export interface Injection {
@@ -55,13 +55,7 @@ export interface FlowGrads {
  * delete streamTuning.splits;
  * ```
  */
-export const streamTuning: {
-  bk?: number;
-  jc?: number;
-  splits?: number;
-  targetGroups?: number;
-  unroll?: boolean;
-} = {};
+export const streamTuning: KernelTuning = {};
 
 const CANDIDATES: Record<"cpu" | "gpu", [number, number][]> = {
   gpu: [[16, 8], [16, 4], [8, 4]],

@@ -408,6 +408,24 @@ export function accumulatePhase(s: AccumulateSpec): { decl: string; prefetch: st
 }
 
 /**
+ * Overrides of a tiled latent kernel's plan for benchmarks and tests (`undefined` = automatic): the k-slab
+ * depth `bk`, the anchor chunk `jc`, forced anchor `splits`, the workgroups a split aims for, unrolled loops.
+ *
+ * @example
+ * ```ts
+ * import type { KernelTuning } from "./tiles.ts";
+ * const t: KernelTuning = { bk: 16, jc: 8 };
+ * ```
+ */
+export interface KernelTuning {
+  bk?: number;
+  jc?: number;
+  splits?: number;
+  targetGroups?: number;
+  unroll?: boolean;
+}
+
+/**
  * Anchor splits (FlashDecoding style) so that about `target` workgroups run: `blocks` row blocks share
  * the `tiles` tiles of the other side; never an empty split.
  *

@@ -28,6 +28,7 @@ import {
   accumulateStageWords,
   accumulatorDecl,
   join,
+  type KernelTuning,
   paddedQ,
   productPhase,
   productStageWords,
@@ -88,13 +89,7 @@ export interface VelocityShape {
  * velocityTuning.splits = undefined;
  * ```
  */
-export const velocityTuning: {
-  bk?: number;
-  jc?: number;
-  splits?: number;
-  targetGroups?: number;
-  unroll?: boolean;
-} = {};
+export const velocityTuning: KernelTuning = {};
 
 /**
  * Workgroup memory of the forward kernel in bytes. Three uses of the same words: the product stage (two
