@@ -17,13 +17,12 @@ import type { FlowInputs, FlowRecord } from "./flow.ts";
 import { params, zeroFill } from "./small_kernels.ts";
 import {
   anchorKernel,
-  finishKernel,
-  prepKernel,
   rowKernel,
   type StreamPlan,
   type StreamShape,
   streamSharedWords,
 } from "./stream_kernels.ts";
+import { finishKernel, PREP_ROWS, prepKernel } from "./stream_prep.ts";
 import { BR, planVelocity, velocityKernel } from "./velocity_kernel.ts";
 import { type KernelTuning, paddedQ, splitCount } from "./tiles.ts";
 
@@ -137,7 +136,7 @@ export function streamBackward(
       ...(inj ? [inp.pairs!, inj.kstar, inj.gm] : []),
     ].map((t) => t.buffer);
   const bx = rowKernel(shape, bxPlan), ba = anchorKernel(shape, baPlan);
-  const prepGrid = linearGrid(b, 64).workgroups;
+  const prepGrid = linearGrid(Math.ceil(b / PREP_ROWS) * 64, 64).workgroups;
   for (let k = K - 1; k >= 0; k--) {
     const s = steps[k];
     const coef = [0, 1, 2].map((m) => (k + m < K && steps[k + m].history >= m ? steps[k + m].b[m] : 0));

@@ -3,13 +3,13 @@
  * from the stored state and the forward's log-sum-exp, `dP_ij = <gD_i, a_j>` (+ the alignment injection),
  * `D_i = sum_j pi_ij dP_ij` and `dS = pi (dP - D)`:
  *
- * - {@link prepKernel}, one thread per row: folds the previous step's split partials into `gx_{k+1}`,
+ * - `prepKernel` (`stream_prep.ts`), per row: folds the previous step's split partials into `gx_{k+1}`,
  *   forms `gD_k = sum_m c_m gx_{k+m+1}`, and `D_i = <gD_i, Abar_i>` (+ `pi_pair gm`), with `Abar` the
  *   stored or recomputed evaluation — FlashAttention-2's `rowsum(dO * O)`, so no pass over the anchors.
  * - {@link rowKernel} (parallel over rows, "BX"): `gx_k = a gx_{k+1} + alpha sum_j dS_ij a_j`.
  * - {@link anchorKernel} (parallel over anchors, "BA"): `gA_j += sum_i pi_ij gD_i + alpha sum_i dS_ij x_i`,
  *   `CS_j += -c alpha sum_i dS_ij`, `GLW_j += sum_i dS_ij`, accumulated over the steps into per-split
- *   partials that {@link finishKernel} folds into the gradients.
+ *   partials that `finishKernel` (`stream_prep.ts`) folds into the gradients.
  *
  * WGSL has no f32 atomics, hence two kernels that each recompute the logits and `dP` (14 b N q flops per
  * step against 10 for the GEMM form, but no `b x N` buffer). Exactness where it matters: in a one-hot row
@@ -34,7 +34,7 @@ import {
   rowStore,
   vectorRows,
 } from "./tiles.ts";
-import { cachedKernel, logitTile, mergeFns } from "./velocity_kernel.ts";
+import { cachedKernel, logitTile } from "./velocity_kernel.ts";
 
 /** Tile shape of the two streaming kernels (64 x 64 tiles, 256 threads). */
 export interface StreamPlan {
@@ -62,7 +62,15 @@ export interface StreamShape {
   injected: boolean;
 }
 
-type Decl = [string, "read" | "read_write", string];
+/**
+ * A storage binding of the streaming kernels: name, access, element type.
+ *
+ * @example
+ * ```ts
+ * const d: Decl = ["GD", "read_write", "f32"];
+ * ```
+ */
+export type Decl = [string, "read" | "read_write", string];
 
 /**
  * Workgroup memory (vec4 words) of a streaming kernel: its product stage (three operands) and, over the
@@ -339,151 +347,5 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     }
 }`;
     return kernel({ name: "latent_bwd_anchors", wgsl, storage: decls.map((d) => d[1]), uniform: 32 });
-  });
-}
-
-/** Which terms a {@link prepKernel} computes. */
-export interface PrepVariant {
-  /** Fold the row kernel's split partials into `gx_{k+1}` (written in place). */
-  merge: boolean;
-  /** Form `gD` and `D`. */
-  grad: boolean;
-  /** `gD` uses `gx_{k+2}` / `gx_{k+3}` (DPM multistep). */
-  c1: boolean;
-  c2: boolean;
-  /** Where `Abar` comes from: the stored evaluation or the recomputed split partials. */
-  source: "stored" | "recomputed";
-  /** Forward splits of the recomputation. */
-  fwdSplits: number;
-  /** Row kernel splits (merge). */
-  bxSplits: number;
-  /** Alignment injection in `D`. */
-  injected: boolean;
-}
-
-/**
- * The per-row preparation of a step. Bindings in order: `GX1` (gx_{k+1}; read_write when merging),
- * [`GX2`] (gx_{k+2}, when merging or c1), [`GX3`] (c2), [`BXP`] (merge), then with `grad`: `GD`, `DS` or
- * (`OP`, `ML`), `DI`, [`SP`, `LSE`, `KSTAR`, `GM`]. Params: `aMerge, c0, c1, c2: f32; step, lseOff: u32`.
- * One thread per row (workgroups of 64).
- *
- * @example
- * ```ts
- * const k = prepKernel(100, 8, { merge: false, grad: true, c1: false, c2: false, source: "stored",
- *   fwdSplits: 1, bxSplits: 1, injected: false });
- * ```
- */
-export function prepKernel(b: number, q: number, v: PrepVariant): Kernel {
-  return cachedKernel(JSON.stringify(["prep", b, q, v]), () => {
-    const vec = vectorRows(q) ? "vec4f" : "f32";
-    const decls: Decl[] = [["GX1", v.merge ? "read_write" : "read", "f32"]];
-    if (v.merge || v.c1) decls.push(["GX2", "read", "f32"]);
-    if (v.c2) decls.push(["GX3", "read", "f32"]);
-    if (v.merge) decls.push(["BXP", "read", "f32"]);
-    if (v.grad) {
-      decls.push(["GD", "read_write", "f32"]);
-      if (v.source === "stored") decls.push(["DS", "read", "f32"]);
-      else decls.push(["OP", "read", vec], ["ML", "read", "f32"]);
-      decls.push(["DI", "read_write", "f32"]);
-      if (v.injected) {
-        decls.push(["SP", "read", "f32"], ["LSE", "read", "f32"], ["KSTAR", "read", "i32"], [
-          "GM",
-          "read",
-          "f32",
-        ]);
-      }
-    }
-    const wgsl = `${bindings(decls)}
-struct Params { aMerge: f32, c0: f32, c1: f32, c2: f32, step: u32, lseOff: u32, p0: u32, p1: u32 }
-@group(0) @binding(${decls.length}) var<uniform> u: Params;
-${v.grad && v.source === "recomputed" ? mergeFns(b, q, v.fwdSplits) : ""}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = gid.x + gid.y * nwg.x * 64u;
-  if (row >= ${b}u) { return; }
-  ${v.grad && v.source === "recomputed" ? "let ml = mergeL(row);" : ""}
-  var d = 0.0;
-  for (var c = 0u; c < ${q}u; c++) {
-    let i = row * ${q}u + c;
-    ${
-      v.merge
-        ? `var acc = 0.0;
-    for (var s = 0u; s < ${v.bxSplits}u; s++) { acc += BXP[s * ${b * q}u + i]; }
-    let g1 = fma(u.aMerge, GX2[i], acc);
-    GX1[i] = g1;`
-        : "let g1 = GX1[i];"
-    }
-    ${
-      v.grad
-        ? `var gd = u.c0 * g1;
-    ${v.c1 ? "gd = fma(u.c1, GX2[i], gd);" : ""}
-    ${v.c2 ? "gd = fma(u.c2, GX3[i], gd);" : ""}
-    GD[i] = gd;
-    // The same chain as dP = <gD, a_j> in the tiled kernels (one fma per k, ascending).
-    d = fma(gd, ${v.source === "stored" ? "DS[i]" : "mergeD(row, i, ml)"}, d);`
-        : ""
-    }
-  }
-  ${
-      v.grad
-        ? `${
-          v.injected
-            ? `if (KSTAR[row] == i32(u.step)) { d = fma(exp(SP[u.lseOff + row] - LSE[u.lseOff + row]), GM[row], d); }`
-            : ""
-        }
-  DI[row] = d;`
-        : ""
-    }
-}`;
-    return kernel({ name: "latent_bwd_prep", wgsl, storage: decls.map((d) => d[1]), uniform: 32 });
-  });
-}
-
-/**
- * Folds the anchor kernel's partials in place: `GA[0, j, :] = sum_s GA[s, j, :] + (sum_s CS[s, j]) A[j, :]`
- * (the first split's words become the gradient, so that at n = 32768 no second `[N, q]` buffer is needed)
- * and, with weights, `GW[j] = sum_s GLW[s, j] / w_j` (0 where `w_j = 0`). Bindings: `GA`, `CS`, `A`, [`GLW`,
- * `W`, `GW`]. One thread per element of `[N, q]` plus N.
- *
- * @example
- * ```ts
- * const k = finishKernel(2000, 200, 8, false); // dispatch linearGrid(2000 * 200, 256)
- * ```
- */
-export function finishKernel(n: number, q: number, splits: number, weighted: boolean): Kernel {
-  return cachedKernel(JSON.stringify(["finish", n, q, splits, weighted]), () => {
-    const decls: Decl[] = [
-      ["GA", "read_write", "f32"],
-      ["CS", "read", "f32"],
-      ["A", "read", "f32"],
-      ...(weighted
-        ? [["GLW", "read", "f32"], ["W", "read", "f32"], ["GW", "read_write", "f32"]] as Decl[]
-        : []),
-    ];
-    const nq = n * q;
-    const wgsl = `${bindings(decls)}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i < ${nq}u) {
-    let j = i / ${q}u;
-    var g = 0.0;
-    var c = 0.0;
-    for (var s = 0u; s < ${splits}u; s++) { g += GA[s * ${nq}u + i]; c += CS[s * ${n}u + j]; }
-    GA[i] = fma(c, A[i], g);
-  }
-  ${
-      weighted
-        ? `else if (i < ${nq + n}u) {
-    let j = i - ${nq}u;
-    var g = 0.0;
-    for (var s = 0u; s < ${splits}u; s++) { g += GLW[s * ${n}u + j]; }
-    let w = W[j];
-    GW[j] = select(0.0, g / w, w > 0.0);
-  }`
-        : ""
-    }
-}`;
-    return kernel({ name: "latent_bwd_finish", wgsl, storage: decls.map((d) => d[1]) });
   });
 }

@@ -141,48 +141,53 @@ Deno.test("computeLatents forward+backward leaves no buffer behind", async () =>
 Deno.test("backward: the streaming kernels (every split and plan, kept or recomputed evaluations) and the GEMM form agree", async () => {
   const { backwardTuning } = await import("../latent/flow_backward.ts");
   const { streamTuning } = await import("../latent/stream_backward.ts");
-  // 150 anchors: three 64-tiles, the last one partial; q = 6 reads scalars (not a multiple of 4).
-  const n = 150, q = 6;
-  const A = fromF64(randnArray(n * q, 15), [n, q], true), N = fromF64(randnArray(n * q, 16), [n, q], true);
-  const seed = fromF64(randnArray(n * q, 17), [n, q]);
-  const grads = async (): Promise<Float32Array[]> => {
-    const z = computeLatents(A, { noise: N, steps: 3, eps: 0.05, solver: "dpm++3m" });
-    z.backward(seed);
-    const out = [await A.grad!.toArray(), await N.grad!.toArray()];
-    for (const t of [z, A.grad!, N.grad!]) t.dispose();
-    A.grad = N.grad = undefined;
-    return out;
-  };
-  const base = await grads();
-  const savedB = { ...backwardTuning }, savedS = { ...streamTuning };
-  const variants: [string, () => void][] = [
-    ["stream, 3 splits", () => streamTuning.splits = 3],
-    ["stream, 1 split", () => streamTuning.splits = 1],
-    ["stream, evaluations recomputed", () => backwardTuning.keepEvaluationsBytes = 0],
-    ["stream, rolled loops, bk 8", () => Object.assign(streamTuning, { unroll: false, bk: 8 })],
-    ["stream, unrolled loops", () => streamTuning.unroll = true],
-    ["gemm", () => backwardTuning.path = "gemm"],
-    // 256-row chunks: 3 chunks, the last one partial.
-    ["gemm, chunks", () => Object.assign(backwardTuning, { path: "gemm", chunkBytes: 8 * n * 256 })],
-    [
-      "gemm, tiles",
-      () => Object.assign(backwardTuning, { path: "gemm", m1: [8, 4], m2: [8, 8], m3: [8, 8], bk: 8 }),
-    ],
-  ];
-  for (const [what, set] of variants) {
-    set();
-    try {
-      const g = await grads();
-      assertClose(g[0], base[0], { rtol: 1e-4, atol: 1e-5, what: `anchors ${what}` });
-      assertClose(g[1], base[1], { rtol: 1e-4, atol: 1e-5, what: `noise ${what}` });
-    } finally {
-      for (const key of Object.keys(backwardTuning) as (keyof typeof backwardTuning)[]) {
-        delete backwardTuning[key];
+  // 150 anchors: three 64-tiles, the last one partial; q = 6 reads scalars (not a multiple of 4). 37 anchors
+  // at q = 68: the per-row preparation's two 64-column chunks (the second partial) and a partial row group.
+  for (const [n, q] of [[150, 6], [37, 68]]) {
+    const A = fromF64(randnArray(n * q, 15), [n, q], true), N = fromF64(randnArray(n * q, 16), [n, q], true);
+    const seed = fromF64(randnArray(n * q, 17), [n, q]);
+    const grads = async (): Promise<Float32Array[]> => {
+      const z = computeLatents(A, { noise: N, steps: 3, eps: 0.05, solver: "dpm++3m" });
+      z.backward(seed);
+      const out = [await A.grad!.toArray(), await N.grad!.toArray()];
+      for (const t of [z, A.grad!, N.grad!]) t.dispose();
+      A.grad = N.grad = undefined;
+      return out;
+    };
+    const base = await grads();
+    const savedB = { ...backwardTuning }, savedS = { ...streamTuning };
+    const variants: [string, () => void][] = [
+      ["stream, 3 splits", () => streamTuning.splits = 3],
+      ["stream, 1 split", () => streamTuning.splits = 1],
+      ["stream, evaluations recomputed", () => backwardTuning.keepEvaluationsBytes = 0],
+      ["stream, rolled loops, bk 8", () => Object.assign(streamTuning, { unroll: false, bk: 8 })],
+      ["stream, unrolled loops", () => streamTuning.unroll = true],
+      ["gemm", () => backwardTuning.path = "gemm"],
+      // 256-row chunks: 3 chunks, the last one partial.
+      ["gemm, chunks", () => Object.assign(backwardTuning, { path: "gemm", chunkBytes: 8 * n * 256 })],
+      [
+        "gemm, tiles",
+        () => Object.assign(backwardTuning, { path: "gemm", m1: [8, 4], m2: [8, 8], m3: [8, 8], bk: 8 }),
+      ],
+    ];
+    for (const [what, set] of variants) {
+      set();
+      try {
+        const g = await grads();
+        assertClose(g[0], base[0], { rtol: 1e-4, atol: 1e-5, what: `anchors ${what}, q ${q}` });
+        assertClose(g[1], base[1], { rtol: 1e-4, atol: 1e-5, what: `noise ${what}, q ${q}` });
+      } finally {
+        for (const key of Object.keys(backwardTuning) as (keyof typeof backwardTuning)[]) {
+          delete backwardTuning[key];
+        }
+        Object.assign(backwardTuning, savedB);
+        for (const key of Object.keys(streamTuning) as (keyof typeof streamTuning)[]) {
+          delete streamTuning[key];
+        }
+        Object.assign(streamTuning, savedS);
       }
-      Object.assign(backwardTuning, savedB);
-      for (const key of Object.keys(streamTuning) as (keyof typeof streamTuning)[]) delete streamTuning[key];
-      Object.assign(streamTuning, savedS);
     }
+    for (const t of [A, N, seed]) t.dispose();
   }
 });
 
