@@ -2,13 +2,16 @@
 # The GPU benchmark runner: lzn's kernels and the peers (PyTorch fp32 with TF32 off, jax-js on Deno WebGPU)
 # in one call on one GPU. Each part writes JSON into OUTDIR and prints a table; a failing part is recorded
 # and the rest still run.
-#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers ...]   (default: all)
+#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers|steps ...]   (default: all but steps)
+# `steps` is issue 10's training-step comparison: lzn's Fashion classifier recipe (batch 512) for 500 steps,
+# its steps/s read from the last progress line (a window of 100 steps), then bench/peers/torch_steps.py (the
+# same step ported to PyTorch: eager, torch.compile, CUDA graphs). It needs Fashion-MNIST's `.cache/data`.
 # On the lent H200: bash .gpu/setup.sh && bash bench/run_gpu.sh "$OUT"   (carry .gpu, bench/peers/node_modules)
 set -uo pipefail
 out=${1:?usage: bench/run_gpu.sh OUTDIR [parts...]}
 shift
 parts=${*:-core conv latent peers}
-mkdir -p "$out"
+mkdir -p "$out" runs
 out=$(cd "$out" && pwd)
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"
 mkdir -p "$XDG_RUNTIME_DIR"
@@ -31,6 +34,11 @@ for p in $parts; do
       step torch_core python3 bench/peers/torch_core.py "$out/torch_core.json"
       step torch_lzn python3 bench/peers/torch_lzn.py "$out/torch_lzn.json"
       (cd bench/peers && step jax deno run -A --cached-only jax_matmul.ts "$out/jax.json") ;;
+    steps)
+      python3 -c 'import json; c = json.load(open("tasks/recipes/fashion-classification.json")); c["name"] = "steps-bench"; c["train"]["steps"] = 500; json.dump(c, open("runs/steps-bench.json", "w"))'
+      step lzn_steps deno run --allow-read --allow-write=.cache,runs --allow-env main.ts train \
+        --config runs/steps-bench.json --run runs/steps-bench --fresh --no-eval
+      step torch_steps python3 bench/peers/torch_steps.py "$out/torch_steps.json" ;;
     *) echo "unknown part $p" ;;
   esac
 done
