@@ -54,7 +54,20 @@ export interface FlowGrads {
  * delete streamTuning.splits;
  * ```
  */
-export const streamTuning: KernelTuning = {};
+export const streamTuning: StreamTuning = {};
+
+/**
+ * The streaming kernels' overrides: the tiled kernels' {@link KernelTuning} plus the rows per workgroup of the
+ * per-row preparation (default `PREP_ROWS`).
+ *
+ * @example
+ * ```ts
+ * const t: StreamTuning = { splits: 2, prepRows: 4 };
+ * ```
+ */
+export interface StreamTuning extends KernelTuning {
+  prepRows?: number;
+}
 
 const CANDIDATES: Record<"cpu" | "gpu", [number, number][]> = {
   gpu: [[16, 8], [16, 4], [8, 4]],
@@ -136,7 +149,8 @@ export function streamBackward(
       ...(inj ? [inp.pairs!, inj.kstar, inj.gm] : []),
     ].map((t) => t.buffer);
   const bx = rowKernel(shape, bxPlan), ba = anchorKernel(shape, baPlan);
-  const prepGrid = linearGrid(Math.ceil(b / PREP_ROWS) * 64, 64).workgroups;
+  const prepRows = streamTuning.prepRows ?? PREP_ROWS;
+  const prepGrid = linearGrid(Math.ceil(b / prepRows) * 64, 64).workgroups;
   for (let k = K - 1; k >= 0; k--) {
     const s = steps[k];
     const coef = [0, 1, 2].map((m) => (k + m < K && steps[k + m].history >= m ? steps[k + m].b[m] : 0));
@@ -160,7 +174,7 @@ export function streamBackward(
       injected,
     };
     dispatch({
-      kernel: prepKernel(b, q, variant),
+      kernel: prepKernel(b, q, variant, prepRows),
       buffers: [
         slot(k + 1),
         ...(merge || variant.c1 ? [slot(k + 2)] : []),
@@ -214,7 +228,7 @@ export function streamBackward(
         fwdSplits: 1,
         bxSplits: bxPlan.splits,
         injected: false,
-      }),
+      }, prepRows),
       buffers: [slot(0), slot(1), bxp].map((t) => t.buffer),
       params: params([["f", steps[0].a], ["f", 0], ["f", 0], ["f", 0], ["u", 0], ["u", 0]]),
       workgroups: prepGrid,

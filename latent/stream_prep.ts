@@ -12,7 +12,8 @@ import { vectorRows } from "./tiles.ts";
 import { cachedKernel, mergeFns } from "./velocity_kernel.ts";
 
 /**
- * Rows per workgroup of {@link prepKernel} (its `[rows, 64]` tiles are padded to 65 words per row).
+ * Rows per workgroup of {@link prepKernel} by default (its `[rows, 64]` tiles are padded to 65 words per row;
+ * `streamTuning.prepRows` overrides it).
  *
  * @example
  * ```ts
@@ -45,9 +46,10 @@ export interface PrepVariant {
  * The per-row preparation of a step. Bindings in order: `GX1` (gx_{k+1}; read_write when merging),
  * [`GX2`] (gx_{k+2}, when merging or c1), [`GX3`] (c2), [`BXP`] (merge), then with `grad`: `GD`, `DS` or
  * (`OP`, `ML`), `DI`, [`SP`, `LSE`, `KSTAR`, `GM`]. Params: `aMerge, c0, c1, c2: f32; step, lseOff: u32`.
- * Workgroups of 64 threads over {@link PREP_ROWS} rows: the element-wise fold is coalesced (a thread per column
- * of a 64-column chunk), and `D_i` is one thread's serial chain per row over the chunk's workgroup tiles, so it
- * rounds exactly as the tiled kernels' `dP`. Dispatch `ceil(b / PREP_ROWS)` workgroups.
+ * Workgroups of 64 threads over `rows` rows (default {@link PREP_ROWS}, at most 64): the element-wise fold
+ * is coalesced (a thread per column of a 64-column chunk), and `D_i` is one thread's serial chain per row over
+ * the chunk's workgroup tiles, so it rounds exactly as the tiled kernels' `dP`. Dispatch `ceil(b / rows)`
+ * workgroups.
  *
  * @example
  * ```ts
@@ -55,8 +57,11 @@ export interface PrepVariant {
  *   fwdSplits: 1, bxSplits: 1, injected: false });
  * ```
  */
-export function prepKernel(b: number, q: number, v: PrepVariant): Kernel {
-  return cachedKernel(JSON.stringify(["prep", b, q, v]), () => {
+export function prepKernel(b: number, q: number, v: PrepVariant, rows: number = PREP_ROWS): Kernel {
+  if (!(Number.isInteger(rows) && rows >= 1 && rows <= 64)) {
+    throw new Error(`lzn: the per-row preparation takes 1 to 64 rows per workgroup, got ${rows}`);
+  }
+  return cachedKernel(JSON.stringify(["prep", b, q, v, rows]), () => {
     const vec = vectorRows(q) ? "vec4f" : "f32";
     const decls: Decl[] = [["GX1", v.merge ? "read_write" : "read", "f32"]];
     if (v.merge || v.c1) decls.push(["GX2", "read", "f32"]);
@@ -103,25 +108,25 @@ struct Params { aMerge: f32, c0: f32, c1: f32, c2: f32, step: u32, lseOff: u32, 
 ${recomputed ? mergeFns(b, q, v.fwdSplits) : ""}
 ${
       v.grad
-        ? `var<workgroup> tGD: array<f32, ${PREP_ROWS * PREP_PAD}>;
-var<workgroup> tAB: array<f32, ${PREP_ROWS * PREP_PAD}>;`
+        ? `var<workgroup> tGD: array<f32, ${rows * PREP_PAD}>;
+var<workgroup> tAB: array<f32, ${rows * PREP_PAD}>;`
         : ""
     }
-${recomputed ? `var<workgroup> tML: array<vec2f, ${PREP_ROWS}>;` : ""}
+${recomputed ? `var<workgroup> tML: array<vec2f, ${rows}>;` : ""}
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row0 = (wid.x + wid.y * nwg.x) * ${PREP_ROWS}u;
+  let row0 = (wid.x + wid.y * nwg.x) * ${rows}u;
   let own = row0 + lid;
   ${
       recomputed
-        ? `if (lid < ${PREP_ROWS}u && own < ${b}u) { tML[lid] = mergeL(own); }
+        ? `if (lid < ${rows}u && own < ${b}u) { tML[lid] = mergeL(own); }
   workgroupBarrier();`
         : ""
     }
   var d = 0.0;
   for (var c0 = 0u; c0 < ${q}u; c0 += 64u) {
     let c = c0 + lid;
-    for (var r = 0u; r < ${PREP_ROWS}u; r++) {
+    for (var r = 0u; r < ${rows}u; r++) {
       let row = row0 + r;
       if (row < ${b}u && c < ${q}u) {
         ${element}
@@ -131,7 +136,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       v.grad
         ? `workgroupBarrier();
     // D_i = <gD_i, Abar_i>: the same chain as dP = <gD, a_j> in the tiled kernels (one fma per k, ascending).
-    if (lid < ${PREP_ROWS}u && own < ${b}u) {
+    if (lid < ${rows}u && own < ${b}u) {
       let cn = min(64u, ${q}u - c0);
       for (var k = 0u; k < cn; k++) { d = fma(tGD[lid * ${PREP_PAD}u + k], tAB[lid * ${PREP_PAD}u + k], d); }
     }
@@ -141,7 +146,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
   ${
       v.grad
-        ? `if (lid < ${PREP_ROWS}u && own < ${b}u) {
+        ? `if (lid < ${rows}u && own < ${b}u) {
     ${
           v.injected
             ? `if (KSTAR[own] == i32(u.step)) { d = fma(exp(SP[u.lseOff + own] - LSE[u.lseOff + own]), GM[own], d); }`

@@ -159,6 +159,7 @@ Deno.test("backward: the streaming kernels (every split and plan, kept or recomp
     const variants: [string, () => void][] = [
       ["stream, 3 splits", () => streamTuning.splits = 3],
       ["stream, 1 split", () => streamTuning.splits = 1],
+      ["stream, 3 rows per preparation workgroup", () => streamTuning.prepRows = 3],
       ["stream, evaluations recomputed", () => backwardTuning.keepEvaluationsBytes = 0],
       ["stream, rolled loops, bk 8", () => Object.assign(streamTuning, { unroll: false, bk: 8 })],
       ["stream, unrolled loops", () => streamTuning.unroll = true],
