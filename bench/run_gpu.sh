@@ -5,7 +5,8 @@
 #   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers|steps ...]   (default: all but steps)
 # `steps` is issue 10's training-step comparison: lzn's Fashion classifier recipe (batch 512) for 500 steps,
 # its steps/s read from the last progress line (a window of 100 steps), then bench/peers/torch_steps.py (the
-# same step ported to PyTorch: eager, torch.compile, CUDA graphs). It needs Fashion-MNIST's `.cache/data`.
+# same step ported to PyTorch: eager, torch.compile, CUDA graphs; first checked against lzn's latents and loss
+# on bench/step_reference.ts's input). It needs Fashion-MNIST's `.cache/data`.
 # On the lent H200: bash .gpu/setup.sh && bash bench/run_gpu.sh "$OUT"   (carry .gpu, bench/peers/node_modules)
 set -uo pipefail
 out=${1:?usage: bench/run_gpu.sh OUTDIR [parts...]}
@@ -38,7 +39,8 @@ for p in $parts; do
       python3 -c 'import json; c = json.load(open("tasks/recipes/fashion-classification.json")); c["name"] = "steps-bench"; c["train"]["steps"] = 500; json.dump(c, open("runs/steps-bench.json", "w"))'
       step lzn_steps deno run --allow-read --allow-write=.cache,runs --allow-env main.ts train \
         --config runs/steps-bench.json --run runs/steps-bench --fresh --no-eval
-      step torch_steps python3 bench/peers/torch_steps.py "$out/torch_steps.json" ;;
+      deno run -A bench/step_reference.ts "$out/step_reference.json"
+      step torch_steps python3 bench/peers/torch_steps.py "$out/torch_steps.json" --against "$out/step_reference.json" ;;
     *) echo "unknown part $p" ;;
   esac
 done

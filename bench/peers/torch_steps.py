@@ -3,7 +3,7 @@
 tasks/recipes/fashion-classification.json: batch 512, q = 32, fp32 (TF32 off).
 
 Usage:  python3 bench/peers/torch_steps.py OUT.json [--steps N] [--batch B] [--modes eager,compile,graphs]
-        [--device cuda|cpu] [--check]
+        [--device cuda|cpu] [--check] [--against REF.json]
 
 The step, ported from the TypeScript sources (not from the release):
   * encoder (encoders/image_encoder.ts, latent_head.ts): four levels Conv3x3(pad 1, stride s, bias) ->
@@ -24,7 +24,8 @@ includes its data pipeline), and the non-finite-step skip (a data-dependent bran
 Modes: eager; `torch.compile` of the loss (forward and AOT backward); the same with mode="reduce-overhead"
 (CUDA graphs). Optimizer: Adam(foreach) in eager, Adam(fused=True) otherwise; EMA by torch._foreach_lerp_.
 Reported: steps/s over --steps timed steps after warm-up (compilation excluded), synchronised at both ends.
---check runs a few eager steps on a synthetic separable batch and reports the loss going down.
+--check runs a few eager steps on a synthetic separable batch and reports the loss going down; --against
+compares the port's latents and alignment loss (float64) with lzn's on the input of `bench/step_reference.ts`.
 """
 import json
 import math
@@ -199,6 +200,17 @@ def main():
     report = {"meta": {"torch": torch.__version__, "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
                        "batch": batch, "timed_steps": steps, "dtype": "float32", "tf32": False}, "results": []}
     x, labels = synthetic(batch, device)
+    if "--against" in sys.argv:
+        with open(arg("--against", "")) as f:
+            ref = json.load(f)
+        t = lambda k, *shape: torch.tensor(ref[k], dtype=torch.float64).view(*shape)
+        z = latents(t("anchors", 64, Q), t("noise", 64, Q))
+        dz = (z - t("latents", 64, Q)).abs().max().item()
+        loss = alignment(t("latents", 64, Q), t("labelAnchors", CLASSES, Q), torch.tensor(ref["labels"])).item()
+        report["against"] = {"latents_max_abs_diff": dz, "loss": loss, "lzn_loss": ref["loss"]}
+        print(f"against lzn: latents max |diff| {dz:.2e}; loss {loss:.7f} vs lzn {ref['loss']:.7f}")
+        if not (dz < 1e-3 and abs(loss - ref["loss"]) < 1e-5):
+            sys.exit("the port disagrees with lzn")
     if "--check" in sys.argv:
         step = runner("eager", device, batch)
         losses = [float(step(s, x, labels)) for s in range(30)]
