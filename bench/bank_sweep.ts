@@ -15,7 +15,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { noGrad, scope } from "@lzn/tensor";
 import { epochOrder } from "@lzn/data";
 import {
   type ClassifyingSpace,
@@ -62,14 +61,10 @@ const differ = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 };
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 
-/** Labels of the images `idx` classified together, as one anchor set (τ 0). */
-async function together(idx: number[]): Promise<Int32Array> {
-  const { batch: b } = imageBatch(test, Int32Array.from(idx));
-  return await scope(async () => {
-    const z = noGrad(() => space.latentsOf("image", space.anchors("image", b), { tau: 0, seed: 0 }));
-    return await space.decode("label", z);
-  });
-}
+/** Labels of the images `idx` classified together, as one anchor set (τ 0), as `classify --batch-relative`. */
+const toLabel = space.task({ from: "image", to: "label" });
+const together = async (idx: number[]) =>
+  await toLabel.run(imageBatch(test, Int32Array.from(idx)).batch, { tau: 0, seed: 0 });
 
 const t0 = performance.now();
 const batchLabels = await together(order.slice(0, batch));
