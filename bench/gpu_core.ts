@@ -6,6 +6,12 @@
  *   deno run -A bench/gpu_core.ts bench/results/gpu_core.json            # full sizes (a real GPU)
  *   deno run -A bench/gpu_core.ts /tmp/gpu_core.json --small             # tiny sizes (lavapipe, CI)
  *   options: --reps R (launches chained per sample), --samples S, --skip-8192
+ *   deno run -A bench/gpu_core.ts out.json --sweep-matmul [--variants 2x4x8,2x2x8s8]  # tile128 sweep only
+ *
+ * `--sweep-matmul` runs only the matmul tile sweep: every variant of the `tile128` kernel
+ * (tile shape and workgroup swizzle, set through `matmulTuning`; the current default first) at 4096^3, 4096^3
+ * B^T, 1000^3 and 8192^3 (256 / 100 / 320 with --small), one checked row per variant named "matmul_sweep"
+ * with its `config`. `--variants` replaces the built-in list (`RMxRNxBK` or `RMxRNxBKsSWIZZLE`).
  *
  * Timing: each sample records R launches into one encoder, then `synchronize()`; the sample is the elapsed
  * time / R. Two warm-up samples (compile, pool, clocks), then the median of S samples.
@@ -29,7 +35,8 @@ import {
   type Tensor,
   tensor,
 } from "../tensor/mod.ts";
-import { planMatmul } from "../tensor/ops/matmul_kernels.ts";
+import { matmulTuning, planMatmul, type TileConfig } from "../tensor/ops/matmul_kernels.ts";
+import { tileSharedBytes } from "../tensor/ops/matmul_tile.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -39,6 +46,8 @@ const { values, positionals } = parseArgs({
     reps: { type: "string" },
     samples: { type: "string" },
     "skip-8192": { type: "boolean", default: false },
+    "sweep-matmul": { type: "boolean", default: false },
+    variants: { type: "string" },
   },
 });
 const small = values.small;
@@ -59,6 +68,10 @@ interface Row {
   fraction_of_h200_peak?: number;
   path?: string;
   check?: { entries: number; max_abs_err: number; max_allowed: number; ok: boolean };
+  /** The tile128 variant of a sweep row. */
+  config?: { rm: number; rn: number; bk: number; swizzle: number; tile: string; shared_bytes: number };
+  /** Why a sweep variant did not run (e.g. its shared tiles exceed the device's limit). */
+  skipped?: string;
 }
 const rows: Row[] = [];
 
@@ -152,10 +165,32 @@ async function checkMatmul(
   return { entries: picks.length, max_abs_err: maxErr, max_allowed: maxAllowed, ok };
 }
 
-async function benchMatmul(cs: MatmulCase): Promise<void> {
+/** Host and device operands of a case (random, seeds 1 and 2). */
+interface Operands {
+  ha: Float32Array;
+  hb: Float32Array;
+  a: Tensor;
+  b: Tensor;
+}
+
+/** Makes a case's operands (the caller disposes `a` and `b`). */
+function makeOperands(cs: MatmulCase): Operands {
   const { M, N, K } = cs;
   const ha = random(M * K, 1), hb = random(K * N, 2);
-  const a = tensor(ha, cs.transA ? [K, M] : [M, K]), b = tensor(hb, cs.transB ? [N, K] : [K, N]);
+  return { ha, hb, a: tensor(ha, cs.transA ? [K, M] : [M, K]), b: tensor(hb, cs.transB ? [N, K] : [K, N]) };
+}
+
+async function benchMatmul(cs: MatmulCase): Promise<void> {
+  const ops = makeOperands(cs);
+  await measureMatmul(cs, ops);
+  ops.a.dispose();
+  ops.b.dispose();
+}
+
+/** Times and checks one case on given operands and records its row (with `extra` fields merged in). */
+async function measureMatmul(cs: MatmulCase, ops: Operands, extra: Partial<Row> = {}): Promise<void> {
+  const { M, N, K } = cs;
+  const { ha, hb, a, b } = ops;
   const opts = { transA: cs.transA, transB: cs.transB, path: cs.path };
   const plan = planMatmul(
     { M, N, K, transA: !!cs.transA, transB: !!cs.transB, aBatch: [], bBatch: [], outBatch: [], bias: false },
@@ -177,8 +212,9 @@ async function benchMatmul(cs: MatmulCase): Promise<void> {
     fraction_of_h200_peak: tflops / H200_FP32_TFLOPS,
     path: `${plan.path}${plan.splitK > 1 ? ` split${plan.splitK}` : ""}`,
     check,
+    ...extra,
   });
-  for (const t of [a, b, c]) t.dispose();
+  c.dispose();
 }
 
 async function benchAdd(n: number): Promise<void> {
@@ -229,6 +265,92 @@ async function benchDispatch(count: number): Promise<void> {
   x.dispose();
 }
 
+/** A tile128 variant of the sweep: tile shape and workgroup swizzle. */
+interface Variant {
+  tile: TileConfig;
+  swizzle: number;
+}
+
+function variantLabel(v: { rm: number; rn: number; bk: number; swizzle: number }): string {
+  return `${64 * v.rm}x${64 * v.rn} bk${v.bk}${v.swizzle > 1 ? ` sw${v.swizzle}` : ""}`;
+}
+
+/** The sweep's variants: the current default first, then other tile shapes, then grouped orders. */
+function sweepVariants(): Variant[] {
+  const list: Variant[] = [{ tile: { ...matmulTuning.tile128 }, swizzle: matmulTuning.swizzle }];
+  const shapes: [number, number, number][] = [[2, 2, 8], [2, 2, 16], [2, 4, 8], [4, 2, 8], [2, 4, 16], [
+    4,
+    2,
+    16,
+  ]];
+  for (const [rm, rn, bk] of shapes) list.push({ tile: { rm, rn, bk }, swizzle: 0 });
+  for (const [rm, rn, bk] of [[2, 2, 8], [2, 2, 16], [2, 4, 8], [4, 2, 8]]) {
+    list.push({ tile: { rm, rn, bk }, swizzle: 8 });
+  }
+  list.push({ tile: { rm: 2, rn: 4, bk: 8 }, swizzle: 4 }, { tile: { rm: 1, rn: 2, bk: 16 }, swizzle: 0 });
+  // Drop repeats of the default.
+  const key = (v: Variant) => `${v.tile.rm}x${v.tile.rn}x${v.tile.bk}s${Math.max(1, v.swizzle)}`;
+  return list.filter((v, i) => list.findIndex((w) => key(w) === key(v)) === i);
+}
+
+/** `--variants 2x4x8,2x2x8s8`: RMxRNxBK with an optional sSWIZZLE. */
+function parseVariants(text: string): Variant[] {
+  return text.split(",").map((part) => {
+    const m = /^(\d+)x(\d+)x(\d+)(?:s(\d+))?$/.exec(part.trim());
+    if (!m) throw new Error(`gpu_core: bad --variants entry "${part}" (want RMxRNxBK or RMxRNxBKsSWIZZLE)`);
+    return { tile: { rm: +m[1], rn: +m[2], bk: +m[3] }, swizzle: Number(m[4] ?? 0) };
+  });
+}
+
+/** Runs one case under every variant on the same operands, restoring `matmulTuning` after each. */
+async function sweepMatmul(cs: MatmulCase, variants: Variant[]): Promise<void> {
+  const ops = makeOperands(cs);
+  const limit = gpu().device.limits.maxComputeWorkgroupStorageSize;
+  for (const v of variants) {
+    const shared = tileSharedBytes(v.tile);
+    const config = {
+      ...v.tile,
+      swizzle: v.swizzle,
+      tile: `${64 * v.tile.rm}x${64 * v.tile.rn}`,
+      shared_bytes: shared,
+    };
+    const shape = `${cs.M}x${cs.N}x${cs.K}`;
+    if (shared > limit) {
+      rows.push({
+        name: cs.name,
+        shape,
+        median_ms: NaN,
+        samples_ms: [],
+        config,
+        skipped: `${shared} B > ${limit} B shared`,
+      });
+      continue;
+    }
+    const saved = { tile128: matmulTuning.tile128, swizzle: matmulTuning.swizzle };
+    matmulTuning.tile128 = { ...v.tile };
+    matmulTuning.swizzle = v.swizzle;
+    try {
+      await measureMatmul(cs, ops, { config });
+    } catch (err) {
+      console.error(`gpu_core: ${cs.name} ${variantLabel(config)} threw: ${err}`);
+      const check = { entries: 0, max_abs_err: Infinity, max_allowed: 0, ok: false };
+      rows.push({
+        name: cs.name,
+        shape,
+        median_ms: NaN,
+        samples_ms: [],
+        config,
+        check,
+        skipped: String(err),
+      });
+    } finally {
+      Object.assign(matmulTuning, saved);
+    }
+  }
+  ops.a.dispose();
+  ops.b.dispose();
+}
+
 const { adapter } = gpu();
 console.log(`adapter: ${adapter.name}${adapter.isCpu ? " (CPU)" : ""}, reps ${reps}, samples ${samples}`);
 const big = small ? 256 : 4096, mid = small ? 100 : 1000, huge = small ? 320 : 8192;
@@ -243,9 +365,24 @@ const cases: MatmulCase[] = [
   { name: "matmul [tile128]", M: mid, N: mid, K: mid, path: "tile128" },
 ];
 if (!values["skip-8192"]) cases.push({ name: "matmul", M: huge, N: huge, K: huge, path: bigPath });
-for (const cs of cases) await benchMatmul(cs);
-await benchAdd(small ? 1 << 20 : 64 << 20);
-await benchDispatch(small ? 500 : 8000);
+const sweep = values["sweep-matmul"];
+if (sweep) {
+  const variants = values.variants ? parseVariants(values.variants) : sweepVariants();
+  const sizes = [big, big, mid, ...(values["skip-8192"] ? [] : [huge])];
+  const sweepCases: MatmulCase[] = sizes.map((n, i) => ({
+    name: i === 1 ? "matmul_sweep B^T" : "matmul_sweep",
+    M: n,
+    N: n,
+    K: n,
+    transB: i === 1,
+    path: "tile128",
+  }));
+  for (const cs of sweepCases) await sweepMatmul(cs, variants);
+} else {
+  for (const cs of cases) await benchMatmul(cs);
+  await benchAdd(small ? 1 << 20 : 64 << 20);
+  await benchDispatch(small ? 500 : 8000);
+}
 
 const fmt = (v: number | undefined, d: number) => (v === undefined ? "" : v.toFixed(d));
 console.log(
@@ -255,15 +392,30 @@ console.log(
     `${"us/disp".padStart(8)} ${"path".padEnd(10)} check`,
 );
 for (const r of rows) {
-  const check = r.check ? (r.check.ok ? `ok (${r.check.entries})` : `FAILED err ${r.check.max_abs_err}`) : "";
+  const check = r.check
+    ? (r.check.ok ? `ok (${r.check.entries})` : `FAILED err ${r.check.max_abs_err}`)
+    : (r.skipped ? `skipped: ${r.skipped}` : "");
+  const name = r.config ? `${r.name} ${variantLabel(r.config)}` : r.name;
   console.log(
-    `${r.name.padEnd(26)} ${r.shape.padEnd(16)} ${fmt(r.median_ms, 3).padStart(10)} ${
+    `${name.padEnd(26)} ${r.shape.padEnd(16)} ${fmt(r.median_ms, 3).padStart(10)} ${
       fmt(r.tflops, 3).padStart(8)
     } ` +
       `${fmt(r.gbps, 1).padStart(8)} ${fmt(r.us_per_dispatch, 2).padStart(8)} ${
         (r.path ?? "").padEnd(10)
       } ${check}`,
   );
+}
+if (sweep) {
+  // The fastest correct variant of each case.
+  for (const shape of new Set(rows.map((r) => `${r.name}|${r.shape}`))) {
+    const ok = rows.filter((r) => `${r.name}|${r.shape}` === shape && r.check?.ok && r.tflops !== undefined);
+    const best = ok.sort((x, y) => y.tflops! - x.tflops!)[0];
+    if (best?.config) {
+      console.log(
+        `best ${shape.replace("|", " ")}: ${variantLabel(best.config)} ${best.tflops!.toFixed(2)} TFLOP/s`,
+      );
+    }
+  }
 }
 const failed = rows.filter((r) => r.check && !r.check.ok);
 const report = {
@@ -272,6 +424,7 @@ const report = {
   deno: Deno.version.deno,
   date: new Date().toISOString(),
   small,
+  sweep_matmul: sweep,
   reps,
   samples,
   method:
@@ -286,7 +439,7 @@ console.log(`wrote ${outPath}`);
 if (failed.length) {
   console.error(
     `gpu_core: ${failed.length} correctness check(s) FAILED: ${
-      failed.map((r) => `${r.name} ${r.shape}`).join(", ")
+      failed.map((r) => `${r.name} ${r.shape}${r.config ? ` ${variantLabel(r.config)}` : ""}`).join(", ")
     }`,
   );
   Deno.exit(1);

@@ -407,6 +407,8 @@ export interface GenerationConfig {
     decoderSteps?: number;
     /** Prior-noise scale of the training latents (the release: 1). Default: `1`. */
     tau: number;
+    /** Prior-noise scale of the latents that the label alignment sees, when it differs from `tau` (joint models; not in the release, which aligns the decoder's latents): the decoder still learns from `tau`-scaled latents, the alignment from a second latent of the same images and noise. */
+    alignTau?: number;
     /** The label alignment loss (the release's case study 3: K 100, cut-off 0.2, no log). */
     alignment: AlignmentConfig;
     /** Weight the label flow by the batch's class frequencies (spec §4.7). Default: `true`. */
@@ -518,6 +520,8 @@ export interface GenerationConfigInput {
     decoderSteps?: number;
     /** Prior-noise scale of the training latents (the release: 1). Default: `1`. */
     tau?: number;
+    /** Prior-noise scale of the latents that the label alignment sees, when it differs from `tau` (joint models; not in the release, which aligns the decoder's latents): the decoder still learns from `tau`-scaled latents, the alignment from a second latent of the same images and noise. */
+    alignTau?: number;
     /** The label alignment loss (the release's case study 3: K 100, cut-off 0.2, no log). Default: `{"log":false}`. */
     alignment?: AlignmentConfigInput;
     /** Weight the label flow by the batch's class frequencies (spec §4.7). Default: `true`. */

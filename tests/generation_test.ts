@@ -174,3 +174,39 @@ Deno.test("classify CLI: a joint run classifies (image encoder + label decoder),
   assert.equal(labels.length, 3);
   assert.ok(labels.every((c) => c >= 0 && c < 3), `labels ${labels}`);
 });
+
+Deno.test("generation, joint: train.alignTau aligns a second latent of the same noise; the RF term is unchanged", async () => {
+  const { scope, tensor } = await import("@lzn/tensor");
+  const base = config("align-tau", { classes: 3 });
+  const withTau = (train: Record<string, unknown>) =>
+    parseRecipeConfig({ ...base, train: { ...base.train, ...train } }, "test") as GenerationConfig;
+  const model = new GenerationModel(base);
+  const B = 12;
+  const pixels = new Float32Array(B * 28 * 28).map((_, i) => Math.sin(i * 0.37));
+  const images = tensor(pixels, [B, 1, 28, 28]);
+  const batch = { images, labels: Int32Array.from({ length: B }, (_, i) => i % 3), count: B };
+  const ctx = { step: 3, seed: (s: string) => s.length * 101 + 7 };
+  const losses = (cfg: GenerationConfig) =>
+    scope(async () => {
+      const terms = generation.objective(model, batch, ctx, cfg);
+      return { label: (await terms.label.loss.toArray())[0], rf: (await terms.rf.loss.toArray())[0] };
+    });
+  try {
+    const release = await losses(base); // tau 1: one latent for both terms
+    const same = await losses(withTau({ alignTau: 1 }));
+    const split = await losses(withTau({ alignTau: 0.25 }));
+    const tau025 = await losses(withTau({ tau: 0.25 }));
+    assert.deepEqual(same, release, "alignTau equal to tau is the release's objective, bit for bit");
+    assert.equal(split.rf, release.rf, "the decoder still learns from the tau-scaled latents");
+    assert.equal(split.label, tau025.label, "the alignment sees the latents of tau = alignTau, same noise");
+    assert.notEqual(split.label, release.label);
+  } finally {
+    images.dispose();
+    model.dispose();
+  }
+  assert.throws(
+    () =>
+      parseRecipeConfig({ ...base, model: { ...base.model, classes: 0 }, train: { alignTau: 0.5 } }, "test"),
+    /applies to joint models only[^]*train\.alignTau/,
+  );
+});

@@ -5,8 +5,9 @@
  * @module
  */
 import { strict as assert } from "node:assert";
-import { broadcastShapes, compiledKernelCount, matmul, type MatmulOptions } from "../tensor/mod.ts";
-import { planMatmul } from "../tensor/ops/matmul_kernels.ts";
+import { broadcastShapes, compiledKernelCount, gpu, matmul, type MatmulOptions } from "../tensor/mod.ts";
+import { matmulLaunch, matmulTuning, planMatmul, type TileConfig } from "../tensor/ops/matmul_kernels.ts";
+import { tileSharedBytes } from "../tensor/ops/matmul_tile.ts";
 import { assertClose, assertNoLeak, checkGrad, fromF64, randArray } from "./util.ts";
 
 /** float64 `op(a) @ op(b)` with broadcast batch dims (the reference every case is checked against). */
@@ -120,6 +121,81 @@ Deno.test("matmul forward: fused bias and split-K", async () => {
   await checkForward([301, 20], [301, 22], { transA: true, path: "tile64", splitK: 4 }, 22);
   await checkForward([2, 20, 100], [2, 100, 24], { path: "tile128", splitK: 2 });
   await checkForward([20, 96], [96, 24], { path: "tile64", splitK: 2 }); // chunks end exactly at K
+});
+
+/** Runs `fn` with the tile128 kernel set to `tile` / `swizzle`, restoring the tuning afterwards. */
+async function withTuning(tile: TileConfig, swizzle: number, fn: () => Promise<void> | void) {
+  const saved = { tile128: matmulTuning.tile128, swizzle: matmulTuning.swizzle };
+  matmulTuning.tile128 = tile;
+  matmulTuning.swizzle = swizzle;
+  try {
+    await fn();
+  } finally {
+    Object.assign(matmulTuning, saved);
+  }
+}
+
+Deno.test("matmul forward: tunable tile128 shapes and swizzled workgroup order", async () => {
+  // 130x257x67 leaves partial tiles everywhere, and scalar loads where a dim is not a multiple of 4.
+  // { rm: 1, rn: 2, bk: 4 } loads fewer elements than threads (guarded loads); { rm: 3, rn: 2, bk: 12 } a
+  // non-power-of-two tile with a partial last load round. Configs over the device's shared limit are skipped.
+  const configs: TileConfig[] = [
+    { rm: 2, rn: 4, bk: 8 },
+    { rm: 4, rn: 2, bk: 8 },
+    { rm: 2, rn: 2, bk: 16 },
+    { rm: 2, rn: 4, bk: 16 },
+    { rm: 1, rn: 2, bk: 4 },
+    { rm: 3, rn: 2, bk: 12 },
+  ];
+  const limit = gpu().device.limits.maxComputeWorkgroupStorageSize;
+  const before = JSON.stringify(matmulTuning);
+  for (const [i, tile] of configs.entries()) {
+    if (tileSharedBytes(tile) > limit) continue;
+    await withTuning(tile, i % 2 ? 3 : 0, async () => {
+      for (const [transA, transB] of [[false, false], [true, true], [false, true]]) {
+        const [as, bs] = stored(130, 257, 67, transA, transB);
+        await checkForward(as, bs, { transA, transB, path: "tile128" });
+      }
+      // Several tile-rows (so the swizzle groups them), with batch, bias and split-K.
+      await checkForward([2, 520, 36], [36, 264], { path: "tile128", splitK: 2 }, 264);
+    });
+  }
+  assert.equal(JSON.stringify(matmulTuning), before, "tuning restored");
+});
+
+Deno.test("matmul tuning: launches keyed by the tile config, planner counts its tiles", async () => {
+  const s = (M: number, N: number, K: number) => ({
+    M,
+    N,
+    K,
+    transA: false,
+    transB: false,
+    aBatch: [],
+    bBatch: [],
+    outBatch: [],
+    bias: false,
+  });
+  const shape = s(200, 200, 40);
+  const plan = { path: "tile128" as const, splitK: 1 };
+  await withTuning({ rm: 2, rn: 2, bk: 8 }, 0, async () => {
+    const base = matmulLaunch(shape, plan);
+    // 1536^2 is 144 tiles of 128x128 (tile128) but 72 of 128x256 (tile64).
+    assert.equal(planMatmul(s(1536, 1536, 1536)).path, "tile128");
+    await withTuning({ rm: 2, rn: 4, bk: 8 }, 0, () => {
+      const wide = matmulLaunch(shape, plan);
+      assert.notEqual(wide.kernel, base.kernel, "a new tile config generates a new kernel");
+      assert.deepEqual(wide.workgroups, [2, 1]);
+      assert.equal(planMatmul(s(1536, 1536, 1536)).path, "tile64");
+    });
+    await withTuning({ rm: 2, rn: 2, bk: 8 }, 4, () => {
+      assert.notEqual(matmulLaunch(shape, plan).kernel, base.kernel, "the swizzle is part of the key");
+    });
+    assert.equal(matmulLaunch(shape, plan), base, "back to the cached launch");
+  });
+  await assert.rejects(
+    withTuning({ rm: 2, rn: 2, bk: 6 }, 0, () => void matmulLaunch(shape, plan)),
+    /unsupported tile/,
+  );
 });
 
 Deno.test("matmul plan: sizes choose the kernel", () => {

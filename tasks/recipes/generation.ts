@@ -75,6 +75,11 @@ export const generationSchema = z.object({
         "Steps the decoder trains for; frozen afterwards while its loss still trains the encoder (spec §7.3).",
       ),
     tau: z.number().min(0).default(1).describe("Prior-noise scale of the training latents (the release: 1)."),
+    alignTau: z.number().min(0).optional().describe(
+      "Prior-noise scale of the latents that the label alignment sees, when it differs from `tau` (joint " +
+        "models; not in the release, which aligns the decoder's latents): the decoder still learns from " +
+        "`tau`-scaled latents, the alignment from a second latent of the same images and noise.",
+    ),
     alignment: AlignmentBlock.prefault({ log: false })
       .describe("The label alignment loss (the release's case study 3: K 100, cut-off 0.2, no log)."),
     classWeights: z.boolean().default(true).describe(
@@ -126,7 +131,14 @@ export const generationSchema = z.object({
       ),
   }).strict().prefault({}).describe("The evaluation (EMA weights)."),
 }).strict().superRefine((cfg, ctx) => {
-  const { decoderSteps, steps } = cfg.train;
+  const { decoderSteps, steps, alignTau } = cfg.train;
+  if (alignTau !== undefined && !(cfg.model.latent && cfg.model.classes >= 2)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["train", "alignTau"],
+      message: "applies to joint models only (a latent and classes >= 2): there is no label alignment",
+    });
+  }
   if (decoderSteps !== undefined && decoderSteps > steps) {
     ctx.addIssue({
       code: "custom",
@@ -259,10 +271,9 @@ export const generation: Recipe<GenerationConfig, GenerationModel> = {
     if (!space) {
       return { rf: { loss: model.decoder.loss(batch.images, { labels, seed }), weight: t.rfWeight } };
     }
-    const z = space.latentsOf("image", model.image!.forward(batch.images), {
-      tau: t.tau,
-      seed: ctx.seed("latents"),
-    });
+    const anchors = model.image!.forward(batch.images);
+    const latentSeed = ctx.seed("latents");
+    const z = space.latentsOf("image", anchors, { tau: t.tau, seed: latentSeed });
     const terms = {
       rf: {
         loss: space.decoderLoss("image", batch.images, { latents: z, labels, seed }),
@@ -271,9 +282,13 @@ export const generation: Recipe<GenerationConfig, GenerationModel> = {
     };
     if (!model.label) return terms;
     const weights = labelWeights(batch.labels, classes, t.classWeights);
+    // Same images, same noise, another scale: the alignment's latents lie nearer the zone centres.
+    const za = t.alignTau === undefined || t.alignTau === t.tau
+      ? z
+      : space.latentsOf("image", anchors, { tau: t.alignTau, seed: latentSeed });
     return {
       label: {
-        loss: space.align(z, "label", batch.labels, { ...t.alignment, weights }),
+        loss: space.align(za, "label", batch.labels, { ...t.alignment, weights }),
         weight: t.labelWeight,
       },
       ...terms,
