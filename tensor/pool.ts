@@ -28,11 +28,22 @@ export interface PooledBuffer {
   lastEpoch: number;
 }
 
-/** Rounds a byte count up to its size class: powers of two and 1.5x powers of two, at least 256 bytes. */
-export function sizeClass(bytes: number): number {
+/**
+ * Rounds a byte count up to its size class: powers of two and 1.5x powers of two, at least 256 bytes. With a
+ * `limit` (the adapter's storage-binding limit), a class past it is capped there for a count that fits, so a
+ * bindable tensor never gets an unbindable buffer.
+ *
+ * @example
+ * ```ts
+ * sizeClass(1000); // 1024
+ * sizeClass(2e9, 2 ** 31 - 4); // 2147483644, not 2 ** 31
+ * ```
+ */
+export function sizeClass(bytes: number, limit = Infinity): number {
   if (bytes <= 256) return 256;
   const p = 2 ** Math.ceil(Math.log2(bytes));
-  return bytes <= p * 0.75 ? p * 0.75 : p;
+  const cls = bytes <= p * 0.75 ? p * 0.75 : p;
+  return cls > limit && bytes <= limit ? limit : cls;
 }
 
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -62,7 +73,7 @@ export class BufferPool {
    * (unsubmitted) epoch: `queue.writeBuffer` on them would run before the pending reads.
    */
   acquire(bytes: number, notPendingIn = -1): PooledBuffer {
-    const size = sizeClass(bytes);
+    const size = sizeClass(bytes, gpu().device.limits.maxStorageBufferBindingSize);
     const list = this.#free.get(size);
     let found: PooledBuffer | undefined;
     if (list && list.length > 0) {

@@ -294,6 +294,10 @@ function arena(): GPUBuffer {
   return st.arena;
 }
 
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 24 ? 2 : 0)} MiB`;
+}
+
 function bindGroup(k: Kernel, buffers: PooledBuffer[]): GPUBindGroup {
   let key = k.spec.name + "#" + k.spec.wgsl.length;
   for (const b of buffers) key += ":" + b.id;
@@ -301,6 +305,20 @@ function bindGroup(k: Kernel, buffers: PooledBuffer[]): GPUBindGroup {
   const layoutKey = key + "@" + layoutId(k.layout);
   const hit = st.bindGroups.get(layoutKey);
   if (hit) return hit;
+  const limit = gpu().device.limits.maxStorageBufferBindingSize;
+  for (const b of buffers) {
+    // WebGPU would only report this as an uncaptured error and run the kernel on nothing: fail here instead.
+    if (b.size > limit) {
+      throw new Error(
+        `lzn: kernel ${k.spec.name} needs a storage buffer of ${
+          mib(b.size)
+        }, over this adapter's binding limit ` +
+          `of ${
+            mib(limit)
+          } (maxStorageBufferBindingSize, ${gpu().adapter.name}); process fewer items at a time`,
+      );
+    }
+  }
   const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({
     binding,
     resource: { buffer: b.buffer },
