@@ -205,3 +205,18 @@ Deno.test("inputs: NPY round trip and errors; PNG files of other colour types; e
     );
   }
 });
+
+Deno.test("every shipped config parses with its recipe's schema", () => {
+  let count = 0;
+  for (const dir of ["tasks/recipes", "tasks/recipes/cpu"]) {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+      const path = `${dir}/${entry.name}`;
+      const raw = JSON.parse(Deno.readTextFileSync(path));
+      const cfg = parseRecipeConfig(raw, path);
+      assert.equal(cfg.recipe, raw.recipe, path);
+      count++;
+    }
+  }
+  assert.ok(count >= 15, `${count} configs`);
+});
