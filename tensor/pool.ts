@@ -69,13 +69,18 @@ export class BufferPool {
   peakBytes = 0;
 
   /**
-   * Returns a buffer of at least `bytes` bytes. With `notPendingIn` set, skips buffers recorded in that
-   * (unsubmitted) epoch: `queue.writeBuffer` on them would run before the pending reads.
+   * Returns a buffer of at least `bytes` bytes: the free buffer of its size class with the smallest id. The
+   * choice depends only on which buffers are free, not on the order they were released in, so a training
+   * step that frees what it made gets the same buffers every step, and its bind groups come from the cache
+   * (a last-released-first choice permuted them from step to step: about half of a step's dispatches then
+   * created a bind group). With `notPendingIn` set, skips buffers recorded in that (unsubmitted) epoch:
+   * `queue.writeBuffer` on them would run before the pending reads.
    */
   acquire(bytes: number, notPendingIn = -1): PooledBuffer {
     const size = sizeClass(bytes, gpu().device.limits.maxStorageBufferBindingSize);
     const list = this.#free.get(size);
     let found: PooledBuffer | undefined;
+    // Each free list is kept in descending id order: its end holds the smallest id.
     if (list && list.length > 0) {
       if (notPendingIn < 0) found = list.pop();
       else {
@@ -104,7 +109,14 @@ export class BufferPool {
     this.liveBytes -= buf.size;
     let list = this.#free.get(buf.size);
     if (!list) this.#free.set(buf.size, list = []);
-    list.push(buf);
+    // Insert in descending id order (binary search for the first entry with a smaller id).
+    let lo = 0, hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].id > buf.id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, buf);
   }
 
   /** Destroys every free buffer (frees GPU memory held for reuse). */

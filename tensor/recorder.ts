@@ -10,7 +10,7 @@
  */
 import { gpu } from "./device.ts";
 import type { Kernel } from "./kernel.ts";
-import { bufferPool, type PooledBuffer } from "./pool.ts";
+import { BufferPool, bufferPool, type PooledBuffer } from "./pool.ts";
 
 const SLOT = 256;
 const ARENA_SLOTS = 4096;
@@ -40,7 +40,8 @@ const st: State = {
 };
 
 /**
- * Counters for the dispatch-overhead benchmark and tests.
+ * Counters for the dispatch-overhead benchmark and tests: dispatches recorded, submits, readbacks, and bind
+ * groups created (the bind-group cache's misses: a steady training step creates none).
  *
  * @example
  * ```ts
@@ -51,7 +52,7 @@ const st: State = {
  * console.log(recorderStats.dispatches - d0, recorderStats.readbacks - r0);
  * ```
  */
-export const recorderStats = { dispatches: 0, submits: 0, readbacks: 0 };
+export const recorderStats = { dispatches: 0, submits: 0, readbacks: 0, bindGroups: 0 };
 
 /** The current (unsubmitted) epoch; buffers last used in it are pending. */
 export function currentEpoch(): number {
@@ -327,6 +328,7 @@ function bindGroup(k: Kernel, buffers: PooledBuffer[]): GPUBindGroup {
     entries.push({ binding: buffers.length, resource: { buffer: arena(), offset: 0, size: k.spec.uniform } });
   }
   const g = gpu().device.createBindGroup({ layout: k.layout, entries });
+  recorderStats.bindGroups++;
   if (st.bindGroups.size > 50000) st.bindGroups.clear();
   st.bindGroups.set(layoutKey, g);
   return g;
@@ -390,9 +392,14 @@ export function flush(): void {
   st.epoch++;
 }
 
+/** Source buffers of staged uploads: a pool of their own, so that staging never moves a tensor's buffer. */
+const stagingPool = new BufferPool();
+
 /**
- * Uploads host data into a pooled buffer. Picks a buffer not used by pending work, so the queue-ordered
- * write cannot overtake reads that are recorded but not yet submitted.
+ * Uploads host data into a pooled buffer: the pool's usual choice (the free buffer of the size class with the
+ * smallest id), so uploads do not change which buffers later tensors get. When recorded, unsubmitted work still
+ * uses that buffer, `queue.writeBuffer` would overtake it; the data then goes to a staging buffer and is copied
+ * in recording order.
  *
  * @example
  * ```ts
@@ -402,16 +409,25 @@ export function flush(): void {
  * ```
  */
 export function upload(data: ArrayBufferView): PooledBuffer {
-  const b = bufferPool.acquire(Math.max(4, data.byteLength), st.epoch);
-  if (data.byteLength > 0) {
+  const bytes = Math.max(4, data.byteLength);
+  const b = bufferPool.acquire(bytes);
+  if (data.byteLength === 0) return b;
+  const write = (target: GPUBuffer) =>
     gpu().device.queue.writeBuffer(
-      b.buffer,
+      target,
       0,
       data.buffer as ArrayBuffer,
       data.byteOffset,
       alignUp(data.byteLength, 4),
     );
+  if (b.lastEpoch !== st.epoch) {
+    write(b.buffer);
+    return b;
   }
+  const stage = stagingPool.acquire(bytes, st.epoch);
+  write(stage.buffer);
+  copyBuffer(stage, 0, b, 0, alignUp(data.byteLength, 4));
+  stagingPool.release(stage);
   return b;
 }
 

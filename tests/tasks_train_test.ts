@@ -4,7 +4,7 @@
  * a failed restore frees everything and releases the run, and a run directory is owned by one process.
  */
 import { strict as assert } from "node:assert";
-import { bufferPool, onesFlag } from "@lzn/tensor";
+import { bufferPool, onesFlag, recorderStats } from "@lzn/tensor";
 import {
   buildOptimizers,
   CheckpointError,
@@ -203,4 +203,26 @@ Deno.test("a run directory is owned by one process: a second lock is refused wit
   again.release();
   assert.match(notices.join("\n"), /taking over the stale lock of pid 999999/);
   await assert.rejects(Deno.stat(`${dir}/run.lock`), Deno.errors.NotFound, "release removes the lock file");
+});
+
+Deno.test("a training step in steady state records from cached bind groups: none created after the first windows", async () => {
+  // The pool hands out the free buffer with the smallest id, so a step that frees what it made gets the same
+  // buffers every step; with a last-released-first pool about half of a step's dispatches created a bind group.
+  const created: number[] = [];
+  const config = parseRecipeConfig({
+    ...TINY,
+    name: "bind-groups",
+    train: { ...TINY.train, steps: 24, logEvery: 4 },
+    data: { ...TINY.data, shift: 2 },
+  }, "test");
+  const r = await train(classification, config, {
+    log: null,
+    runDir: `${ROOT}/bind-groups`,
+    start: "fresh",
+    onProgress: () => created.push(recorderStats.bindGroups),
+  });
+  r.dispose();
+  const perWindow = created.slice(1).map((c, i) => c - created[i]);
+  assert.equal(perWindow.length, 5);
+  assert.deepEqual(perWindow.slice(2), [0, 0, 0], `bind groups created per window of 4 steps: ${perWindow}`);
 });

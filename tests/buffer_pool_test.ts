@@ -1,11 +1,12 @@
 /**
- * The adapter's storage-binding limit (`maxStorageBufferBindingSize`, 128 MiB on lavapipe): a kernel that
- * would bind more fails at once with a one-line error, instead of WebGPU's uncaptured validation error and a
- * kernel that runs on nothing (an eval batch of 2000 Fashion-MNIST images once gave accuracy 0.10 that way);
- * the image encoder's inference encodes such batches in chunks.
+ * The buffer pool and the recorder around it: the adapter's storage-binding limit (`maxStorageBufferBindingSize`,
+ * 128 MiB on lavapipe) — a kernel that would bind more fails at once with a one-line error, instead of WebGPU's
+ * uncaptured validation error and a kernel that runs on nothing (an eval batch of 2000 Fashion-MNIST images once
+ * gave accuracy 0.10 that way), size classes are capped there, and the image encoder's inference encodes such
+ * batches in chunks; and an upload into a buffer that recorded work still reads is copied in recording order.
  */
 import { strict as assert } from "node:assert";
-import { bufferPool, gpu, noGrad, scope, Tensor } from "@lzn/tensor";
+import { bufferPool, gpu, noGrad, scope, Tensor, tensor } from "@lzn/tensor";
 import { sizeClass } from "../tensor/pool.ts";
 import { ImageEncoder } from "@lzn/encoders";
 
@@ -78,5 +79,23 @@ Deno.test("image encoder inference: a batch over one binding is encoded in chunk
     }
   } finally {
     enc.dispose();
+  }
+});
+
+Deno.test("an upload into a buffer that recorded work still reads goes through a staged copy, in order", async () => {
+  // A size class of its own, so the freed buffer is the pool's next choice.
+  const n = 300_001;
+  const a = tensor(new Float32Array(n).fill(1), [n]);
+  const doubled = a.mul(2); // recorded, not submitted: reads a's buffer
+  const buffer = a.buffer;
+  a.dispose();
+  const b = tensor(new Float32Array(n).fill(7), [n]); // the same buffer, written while the read is pending
+  try {
+    assert.equal(b.buffer, buffer, "the upload got the freed buffer (the case under test)");
+    assert.equal((await doubled.toArray())[n - 1], 2, "the recorded read saw the old data");
+    assert.equal((await b.toArray())[0], 7);
+  } finally {
+    doubled.dispose();
+    b.dispose();
   }
 });
