@@ -314,16 +314,19 @@ async function sweepMatmul(cs: MatmulCase, variants: Variant[]): Promise<void> {
       tile: `${64 * v.tile.rm}x${64 * v.tile.rn}`,
       shared_bytes: shared,
     };
-    const shape = `${cs.M}x${cs.N}x${cs.K}`;
-    if (shared > limit) {
+    // A variant that could not run: a row without timings, saying why.
+    const notRun = (skipped: string, check?: Row["check"]) =>
       rows.push({
         name: cs.name,
-        shape,
+        shape: `${cs.M}x${cs.N}x${cs.K}`,
         median_ms: NaN,
         samples_ms: [],
         config,
-        skipped: `${shared} B > ${limit} B shared`,
+        ...(check ? { check } : {}),
+        skipped,
       });
+    if (shared > limit) {
+      notRun(`${shared} B > ${limit} B shared`);
       continue;
     }
     const saved = { tile128: matmulTuning.tile128, swizzle: matmulTuning.swizzle };
@@ -333,16 +336,7 @@ async function sweepMatmul(cs: MatmulCase, variants: Variant[]): Promise<void> {
       await measureMatmul(cs, ops, { config });
     } catch (err) {
       console.error(`gpu_core: ${cs.name} ${variantLabel(config)} threw: ${err}`);
-      const check = { entries: 0, max_abs_err: Infinity, max_allowed: 0, ok: false };
-      rows.push({
-        name: cs.name,
-        shape,
-        median_ms: NaN,
-        samples_ms: [],
-        config,
-        check,
-        skipped: String(err),
-      });
+      notRun(String(err), { entries: 0, max_abs_err: Infinity, max_allowed: 0, ok: false });
     } finally {
       Object.assign(matmulTuning, saved);
     }
