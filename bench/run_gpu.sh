@@ -2,11 +2,13 @@
 # The GPU benchmark runner: lzn's kernels and the peers (PyTorch fp32 with TF32 off, jax-js on Deno WebGPU)
 # in one call on one GPU. Each part writes JSON into OUTDIR and prints a table; a failing part is recorded
 # and the rest still run.
-#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers|steps ...]   (default: all but steps)
+#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers|steps|steps-joint ...]   (default: all but steps*)
 # `steps` is issue 10's training-step comparison: lzn's Fashion classifier recipe (batch 512) for 500 steps,
 # its steps/s read from the last progress line (a window of 100 steps), then bench/peers/torch_steps.py (the
 # same step ported to PyTorch: eager, torch.compile, CUDA graphs; first checked against lzn's latents and loss
-# on bench/step_reference.ts's input). It needs Fashion-MNIST's `.cache/data`.
+# on bench/step_reference.ts's input). It needs Fashion-MNIST's `.cache/data`. `steps-joint` is the same for the
+# joint recipe (tasks/recipes/fashion-joint.json, batch 256, 300 steps; torch_steps.py --recipe joint, whose
+# parameter counts are checked against lzn's model).
 # On the lent H200: bash .gpu/setup.sh && bash bench/run_gpu.sh "$OUT"   (carry .gpu, bench/peers/node_modules)
 set -uo pipefail
 out=${1:?usage: bench/run_gpu.sh OUTDIR [parts...]}
@@ -41,6 +43,11 @@ for p in $parts; do
         --config runs/steps-bench.json --run runs/steps-bench --fresh --no-eval
       deno run -A bench/step_reference.ts "$out/step_reference.json"
       step torch_steps python3 bench/peers/torch_steps.py "$out/torch_steps.json" --against "$out/step_reference.json" ;;
+    steps-joint)
+      python3 -c 'import json; c = json.load(open("tasks/recipes/fashion-joint.json")); c["name"] = "steps-joint"; c["train"]["steps"] = 300; json.dump(c, open("runs/steps-joint.json", "w"))'
+      step lzn_steps_joint deno run --allow-read --allow-write=.cache,runs --allow-env main.ts train \
+        --config runs/steps-joint.json --run runs/steps-joint --fresh --no-eval
+      step torch_steps_joint python3 bench/peers/torch_steps.py "$out/torch_steps_joint.json" --recipe joint ;;
     *) echo "unknown part $p" ;;
   esac
 done

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """PyTorch peer of one training step of lzn's `classification` recipe (issue 10, item 3), as configured by
-tasks/recipes/fashion-classification.json: batch 512, q = 32, fp32 (TF32 off).
+tasks/recipes/fashion-classification.json: batch 512, q = 32, fp32 (TF32 off); with `--recipe joint`, of the
+`generation` recipe's joint step as configured by tasks/recipes/fashion-joint.json (batch 256).
 
-Usage:  python3 bench/peers/torch_steps.py OUT.json [--steps N] [--batch B] [--modes eager,compile,graphs]
-        [--device cuda|cpu] [--check] [--against REF.json]
+Usage:  python3 bench/peers/torch_steps.py OUT.json [--recipe classifier|joint] [--steps N] [--batch B]
+        [--modes eager,compile,graphs] [--device cuda|cpu] [--check] [--against REF.json]
+
+The joint step adds to the classifier's: latents at tau = 1; the no-log alignment (loss = -mean max p); the RF
+decoder of torch_rf.py conditioned on [latent, one-hot class] and its RF loss, summed with the alignment; a third
+Adam group (decoder, lr 2e-3); the schedule's 3000 steps. Its parameter counts are checked against lzn's for that
+config at start (encoder 2,374,176, decoder 1,498,529); `--against` checks only the classifier's pieces.
 
 The step, ported from the TypeScript sources (not from the release):
   * encoder (encoders/image_encoder.ts, latent_head.ts): four levels Conv3x3(pad 1, stride s, bias) ->
@@ -35,6 +41,8 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_rf import RfUNet, rf_loss
 
 Q, CLASSES, EPS_DPM, TAU = 32, 10, 1e-3, 0.25
 
@@ -98,9 +106,9 @@ def dpm_schedule(steps=20, eps=EPS_DPM):
 DPM = dpm_schedule()
 
 
-def latents(a, noise):
+def latents(a, noise, tau=TAU):
     sq = (a * a).sum(1)
-    x = EPS_DPM * (TAU * noise) + (1 - EPS_DPM) * a
+    x = EPS_DPM * (tau * noise) + (1 - EPS_DPM) * a
     hist = []
     for alpha, beta, ca, b0, b1, b2 in DPM:
         d = torch.softmax(alpha * (x @ a.T) + beta * sq, dim=1) @ a
@@ -114,7 +122,7 @@ def latents(a, noise):
     return x
 
 
-def alignment(z, label_anchors, labels, steps=100, cutoff=0.2):
+def alignment(z, label_anchors, labels, steps=100, cutoff=0.2, log=True):
     counts = torch.bincount(labels, minlength=CLASSES).to(z.dtype)
     logw = torch.log(counts / labels.numel())  # -inf for an absent class, as lzn's
     sq = (label_anchors * label_anchors).sum(1)
@@ -127,31 +135,41 @@ def alignment(z, label_anchors, labels, steps=100, cutoff=0.2):
         if k >= first:
             kept.append(p.gather(1, labels[:, None])[:, 0])
         x = x - (x - p @ label_anchors) / (steps * t)
-    return -torch.log(torch.stack(kept).amax(0)).mean()
+    best = torch.stack(kept).amax(0)
+    return -(torch.log(best) if log else best).mean()
 
 
-def lr_factor(s, warmup=200, total=4000):
+def lr_factor(s, warmup=200, total=4000):  # total: the config's steps (4000 classifier, 3000 joint)
     return (1 / warmup + (1 - 1 / warmup) * min(s, warmup) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
 
 
-def build(device, fused):
+def build(device, fused, joint):
     torch.manual_seed(0)
     enc = Encoder().to(device)
     anchors = nn.Parameter(torch.randn(CLASSES, Q, device=device))
-    params = list(enc.parameters()) + [anchors]
+    dec = RfUNet().to(device) if joint else None
+    groups = [{"params": list(enc.parameters()), "lr": 2e-3}, {"params": [anchors], "lr": 1e-2}]
+    if joint:
+        groups.append({"params": list(dec.parameters()), "lr": 2e-3})
+    params = [p for g in groups for p in g["params"]]
     kw = {"fused": True} if fused else {"foreach": device == "cuda"}
-    opt = torch.optim.Adam([{"params": list(enc.parameters()), "lr": 2e-3}, {"params": [anchors], "lr": 1e-2}],
-                           betas=(0.9, 0.999), eps=1e-8, **kw)
+    opt = torch.optim.Adam(groups, betas=(0.9, 0.999), eps=1e-8, **kw)
     ema = [p.detach().clone() for p in params]
-    return enc, anchors, params, opt, ema
+    return enc, anchors, dec, params, opt, ema
 
 
-def runner(mode, device, batch):
-    enc, anchors, params, opt, ema = build(device, fused=(mode != "eager" and device == "cuda"))
+def runner(mode, device, batch, joint=False):
+    enc, anchors, dec, params, opt, ema = build(device, fused=(mode != "eager" and device == "cuda"), joint=joint)
 
-    def loss_fn(x, labels, noise):
+    def classifier_loss(x, labels, noise, u, image_noise):
         return alignment(latents(enc(x), noise), anchors, labels)
 
+    def joint_loss(x, labels, noise, u, image_noise):
+        z = latents(enc(x), noise, tau=1.0)
+        onehot = F.one_hot(labels, CLASSES).to(x.dtype)
+        return alignment(z, anchors, labels, log=False) + rf_loss(dec, x, u, image_noise, z, onehot)
+
+    loss_fn = joint_loss if joint else classifier_loss
     if mode == "compile":
         loss_fn = torch.compile(loss_fn)
     elif mode == "graphs":
@@ -161,12 +179,13 @@ def runner(mode, device, batch):
 
     def step(s, x, labels):
         noise = torch.randn(batch, Q, device=device)
-        loss = loss_fn(x, labels, noise)
+        u, image_noise = torch.rand(batch, device=device), torch.randn_like(x)
+        loss = loss_fn(x, labels, noise, u, image_noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0, **({"foreach": True} if device == "cuda" else {}))
         for g, base in zip(opt.param_groups, bases):
-            g["lr"] = base * lr_factor(s)
+            g["lr"] = base * lr_factor(s, total=3000 if joint else 4000)
         opt.step()
         state["n"] += 1
         rate = max(1 - 0.999, 9 / (10 + state["n"]))
@@ -192,14 +211,22 @@ def synthetic(batch, device, seed=1):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else "torch_steps.json"
     device = arg("--device", "cuda" if torch.cuda.is_available() else "cpu")
-    batch, steps = int(arg("--batch", 512)), int(arg("--steps", 200))
+    joint = arg("--recipe", "classifier") == "joint"
+    batch, steps = int(arg("--batch", 256 if joint else 512)), int(arg("--steps", 200))
     modes = arg("--modes", "eager,compile,graphs").split(",")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     report = {"meta": {"torch": torch.__version__, "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-                       "batch": batch, "timed_steps": steps, "dtype": "float32", "tf32": False}, "results": []}
+                       "recipe": "joint" if joint else "classifier", "batch": batch, "timed_steps": steps,
+                       "dtype": "float32", "tf32": False}, "results": []}
     x, labels = synthetic(batch, device)
+    if joint:  # the port's structure against lzn's GenerationModel for tasks/recipes/fashion-joint.json
+        counts = {"encoder": sum(p.numel() for p in Encoder().parameters()),
+                  "decoder": sum(p.numel() for p in RfUNet().parameters())}
+        report["meta"]["parameters"] = counts
+        if counts != {"encoder": 2374176, "decoder": 1498529}:
+            sys.exit(f"the joint port's parameter counts {counts} differ from lzn's (2374176, 1498529)")
     if "--against" in sys.argv:
         with open(arg("--against", "")) as f:
             ref = json.load(f)
@@ -212,7 +239,7 @@ def main():
         if not (dz < 1e-3 and abs(loss - ref["loss"]) < 1e-5):
             sys.exit("the port disagrees with lzn")
     if "--check" in sys.argv:
-        step = runner("eager", device, batch)
+        step = runner("eager", device, batch, joint)
         losses = [float(step(s, x, labels)) for s in range(30)]
         report["check"] = {"first": losses[0], "last": losses[-1]}
         print(f"check: loss {losses[0]:.4f} -> {losses[-1]:.4f} over 30 eager steps (batch {batch})")
@@ -221,7 +248,7 @@ def main():
             sys.exit("check failed: the loss did not go down")
     for mode in modes:
         try:
-            step = runner(mode, device, batch)
+            step = runner(mode, device, batch, joint)
             t0 = time.perf_counter()
             for s in range(5):  # warm-up (compilation, graph capture)
                 step(s, x, labels)
