@@ -134,10 +134,31 @@ export async function acquireDevice(gpuApi: GPU | undefined): Promise<GpuContext
     }
   });
   device.addEventListener("uncapturederror", (ev) => {
-    console.error(`lzn: uncaptured WebGPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
+    const message = (ev as GPUUncapturedErrorEvent).error.message;
+    console.error(`lzn: uncaptured WebGPU error: ${message}`);
+    firstGpuError ??= message;
   });
   const tuning = tuningOverride() ?? (isCpu ? "cpu" : "gpu");
   return { device, adapter: { name, vendor: info.vendor, isCpu, features, tuning, backends } };
+}
+
+/** The first WebGPU error that no error scope caught since {@link takeGpuError} last looked. */
+let firstGpuError: string | undefined;
+
+/**
+ * Returns (and forgets) the first uncaptured WebGPU error since the last call: work recorded after such an
+ * error may have run on nothing, so a readback checks this before it hands data to the caller.
+ *
+ * @example
+ * ```ts
+ * import { takeGpuError } from "./device.ts";
+ * const pending = takeGpuError(); // undefined while the device has reported nothing
+ * ```
+ */
+export function takeGpuError(): string | undefined {
+  const e = firstGpuError;
+  firstGpuError = undefined;
+  return e;
 }
 
 /**

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { gpu } from "./device.ts";
+import { gpu, takeGpuError } from "./device.ts";
 import type { Kernel } from "./kernel.ts";
 import { BufferPool, bufferPool, type PooledBuffer } from "./pool.ts";
 
@@ -467,6 +467,7 @@ export async function readBuffer(src: PooledBuffer, byteOffset: number, bytes: n
   const out = new Uint8Array(stage.getMappedRange(0, size).slice(0, bytes));
   stage.unmap();
   staging.push(stage);
+  failOnGpuError();
   return out;
 }
 
@@ -482,4 +483,13 @@ export async function readBuffer(src: PooledBuffer, byteOffset: number, bytes: n
 export async function synchronize(): Promise<void> {
   flush();
   await gpu().device.queue.onSubmittedWorkDone();
+  failOnGpuError();
+}
+
+/** Throws the first uncaptured WebGPU error since the last check: what was computed after it cannot be trusted. */
+function failOnGpuError(): void {
+  const e = takeGpuError();
+  if (e !== undefined) {
+    throw new Error(`lzn: the GPU reported an error, so results computed since are not trustworthy: ${e}`);
+  }
 }

@@ -3,7 +3,8 @@
  * 128 MiB on lavapipe) — a kernel that would bind more fails at once with a one-line error, instead of WebGPU's
  * uncaptured validation error and a kernel that runs on nothing (an eval batch of 2000 Fashion-MNIST images once
  * gave accuracy 0.10 that way), size classes are capped there, and the image encoder's inference encodes such
- * batches in chunks; and an upload into a buffer that recorded work still reads is copied in recording order.
+ * batches in chunks; an upload into a buffer that recorded work still reads is copied in recording order; and
+ * any other uncaptured WebGPU error fails the next readback instead of passing on what was computed after it.
  */
 import { strict as assert } from "node:assert";
 import { bufferPool, gpu, noGrad, scope, Tensor, tensor } from "@lzn/tensor";
@@ -97,5 +98,26 @@ Deno.test("an upload into a buffer that recorded work still reads goes through a
   } finally {
     doubled.dispose();
     b.dispose();
+  }
+});
+
+Deno.test("an uncaptured WebGPU error fails the next readback in one line, once", async () => {
+  const { device } = gpu();
+  // A validation error that no error scope catches: WebGPU reports it as an event and hands back an invalid buffer.
+  const invalid = device.createBuffer({
+    size: device.limits.maxBufferSize + 1024,
+    usage: GPUBufferUsage.STORAGE,
+  });
+  await new Promise((r) => setTimeout(r, 0)); // let the error event be delivered
+  const t = tensor([1, 2], [2]);
+  try {
+    await assert.rejects(
+      t.toArray(),
+      /^Error: lzn: the GPU reported an error, so results computed since are not trustworthy: .*maximum buffer size/,
+    );
+    assert.deepEqual([...await t.toArray()], [1, 2], "reported once: the next readback works");
+  } finally {
+    t.dispose();
+    invalid.destroy();
   }
 });
