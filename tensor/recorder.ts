@@ -310,13 +310,10 @@ function bindGroup(k: Kernel, buffers: PooledBuffer[]): GPUBindGroup {
   for (const b of buffers) {
     // WebGPU would only report this as an uncaptured error and run the kernel on nothing: fail here instead.
     if (b.size > limit) {
+      const where = `maxStorageBufferBindingSize, ${gpu().adapter.name}`;
       throw new Error(
-        `lzn: kernel ${k.spec.name} needs a storage buffer of ${
-          mib(b.size)
-        }, over this adapter's binding limit ` +
-          `of ${
-            mib(limit)
-          } (maxStorageBufferBindingSize, ${gpu().adapter.name}); process fewer items at a time`,
+        `lzn: kernel ${k.spec.name} needs a storage buffer of ${mib(b.size)}, over this adapter's binding ` +
+          `limit of ${mib(limit)} (${where}); process fewer items at a time`,
       );
     }
   }

@@ -226,36 +226,25 @@ export function tileKernel(
   const grid = linearGrid(total, 1);
   const [gx, gy] = grid.workgroups;
   const { aOff, bOff } = batchOffsets(s);
-  const A = operandCode(
-    {
-      name: "A",
-      rows: tm,
-      extent: M,
-      kContig: !s.transA,
-      vec: (s.transA ? M : K) % 4 === 0,
-      rowCheck: M % tm !== 0,
-      r0: "m0",
-      off: aOff,
-    },
-    K,
-    bk,
-    kCheck,
-  );
-  const B = operandCode(
-    {
-      name: "B",
-      rows: tn,
-      extent: N,
-      kContig: s.transB,
-      vec: (s.transB ? K : N) % 4 === 0,
-      rowCheck: N % tn !== 0,
-      r0: "n0",
-      off: bOff,
-    },
-    K,
-    bk,
-    kCheck,
-  );
+  // A's tile runs along M (k contiguous unless transposed), B's along N (k contiguous when transposed).
+  const operand = (name: "A" | "B", rows: number, extent: number, kContig: boolean, off: string) =>
+    operandCode(
+      {
+        name,
+        rows,
+        extent,
+        kContig,
+        vec: (kContig ? K : extent) % 4 === 0,
+        rowCheck: extent % rows !== 0,
+        r0: name === "A" ? "m0" : "n0",
+        off,
+      },
+      K,
+      bk,
+      kCheck,
+    );
+  const A = operand("A", tm, M, !s.transA, aOff);
+  const B = operand("B", tn, N, s.transB, bOff);
   const vecOut = N % 4 === 0;
   const stageA = bk * tm4, stageB = bk * tn4;
   const acc = (g: number, i: number, h: number) => `c${g}${i}${h}`;
