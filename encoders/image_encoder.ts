@@ -7,20 +7,10 @@
  * @module
  */
 import { z } from "zod";
-import {
-  Conv2d,
-  copyBuffer,
-  gpu,
-  GroupNorm,
-  InitRng,
-  isGradEnabled,
-  Module,
-  parseConfig,
-  Tensor,
-  tensor,
-} from "@lzn/tensor";
+import { Conv2d, GroupNorm, InitRng, Module, parseConfig, type Tensor, tensor } from "@lzn/tensor";
 import { LatentHead } from "./latent_head.ts";
 import { batchLatents } from "./batch_latents.ts";
+import { encodeInChunks, imagesPerBinding } from "./chunked.ts";
 import type { BatchEncoder, BatchLatentOptions, ImageBatch, LatentOptions } from "./types.ts";
 
 /**
@@ -309,27 +299,17 @@ export class ImageEncoder extends Module implements BatchEncoder<ImageBatch> {
    * chunks: every layer works image by image, so the anchors are the whole batch's up to float rounding.
    */
   anchors(batch: ImageBatch): Tensor {
-    const chunk = this.#inferenceChunk();
-    if (isGradEnabled() || batch.count <= chunk) return this.forward(this.toTensor(batch));
-    const q = this.latentDim, pixels = batch.images.length / batch.count;
-    const out = Tensor.empty([batch.count, q]);
-    for (let i0 = 0; i0 < batch.count; i0 += chunk) {
-      const n = Math.min(chunk, batch.count - i0);
-      const part = this.anchors({ images: batch.images.subarray(i0 * pixels, (i0 + n) * pixels), count: n });
-      copyBuffer(part.buffer, 0, out.buffer, i0 * q * 4, n * q * 4);
-      part.dispose();
-    }
-    return out;
-  }
-
-  /** Images per forward pass whose largest activation fits in one storage binding of the adapter. */
-  #inferenceChunk(): number {
     const cfg = this.config, res = featureResolutions(cfg);
     const floats = Math.max(
       cfg.inChannels * cfg.imageSize ** 2,
       ...cfg.channels.map((c, i) => c * res[i] ** 2),
     );
-    return Math.max(1, Math.floor(gpu().device.limits.maxStorageBufferBindingSize / (4 * floats)));
+    return encodeInChunks(
+      batch,
+      imagesPerBinding(floats),
+      this.latentDim,
+      (b) => this.forward(this.toTensor(b)),
+    );
   }
 
   /** Latents `[n, q]`: the batch's anchors are the anchor set of the flow (spec §8, minibatch approximation). */

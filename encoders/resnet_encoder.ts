@@ -21,6 +21,7 @@ import {
 } from "@lzn/tensor";
 import { ResidualBlock, ResNetStem } from "./resnet_blocks.ts";
 import { batchLatents } from "./batch_latents.ts";
+import { encodeInChunks, imagesPerBinding } from "./chunked.ts";
 import type { BatchEncoder, BatchLatentOptions, ImageBatch, LatentOptions } from "./types.ts";
 
 /**
@@ -256,9 +257,25 @@ export class ResNetEncoder extends Module implements BatchEncoder<ImageBatch> {
     return tensor(batch.images, [batch.count, c, s, s]);
   }
 
-  /** Anchors `[n, q]` of a host batch. */
+  /**
+   * Anchors `[n, q]` of a host batch. Without gradients, a batch whose activations would not fit in one
+   * storage binding of the adapter is encoded in chunks (every layer, the head's GroupNorm included, works
+   * image by image), as the image encoder's `anchors` does.
+   */
   anchors(batch: ImageBatch): Tensor {
-    return this.forward(this.toTensor(batch));
+    const cfg = this.config;
+    let r = cfg.imageSize, floats = cfg.inChannels * r * r;
+    cfg.channels.forEach((c, i) => {
+      if (i === 0) floats = Math.max(floats, c * r * r); // the stem's output
+      r = Math.floor((r - 1) / cfg.strides[i]) + 1;
+      floats = Math.max(floats, c * r * r);
+    });
+    return encodeInChunks(
+      batch,
+      imagesPerBinding(floats),
+      this.latentDim,
+      (b) => this.forward(this.toTensor(b)),
+    );
   }
 
   /** Latents `[n, q]`: the batch's anchors are the anchor set of the flow (spec §8, minibatch approximation). */

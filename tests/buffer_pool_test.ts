@@ -2,14 +2,14 @@
  * The buffer pool and the recorder around it: the adapter's storage-binding limit (`maxStorageBufferBindingSize`,
  * 128 MiB on lavapipe) — a kernel that would bind more fails at once with a one-line error, instead of WebGPU's
  * uncaptured validation error and a kernel that runs on nothing (an eval batch of 2000 Fashion-MNIST images once
- * gave accuracy 0.10 that way), size classes are capped there, and the image encoder's inference encodes such
- * batches in chunks; an upload into a buffer that recorded work still reads is copied in recording order; and
+ * gave accuracy 0.10 that way), size classes are capped there, and the image and ResNet encoders' inference encodes
+ * such batches in chunks; an upload into a buffer that recorded work still reads is copied in recording order; and
  * any other uncaptured WebGPU error fails the next readback instead of passing on what was computed after it.
  */
 import { strict as assert } from "node:assert";
 import { bufferPool, gpu, noGrad, scope, Tensor, tensor } from "@lzn/tensor";
 import { sizeClass } from "../tensor/pool.ts";
-import { ImageEncoder } from "@lzn/encoders";
+import { ImageEncoder, ResNetEncoder } from "@lzn/encoders";
 
 const limit = () => gpu().device.limits.maxStorageBufferBindingSize;
 
@@ -52,20 +52,9 @@ Deno.test("a tensor that fits the binding limit gets a bindable buffer, whatever
   }
 });
 
-Deno.test("image encoder inference: a batch over one binding is encoded in chunks, the same anchors", async () => {
-  // 512 channels at 32 x 32 after the stride: 2 MiB of activations per image, so the chunk is limit / 2 MiB.
-  const enc = new ImageEncoder({
-    latentDim: 8,
-    imageSize: 64,
-    channels: [512],
-    strides: [2],
-    groups: 8,
-    headChannels: 2,
-    headHidden: 8,
-    seed: 3,
-  });
-  const per = 64 * 64, chunk = Math.floor(limit() / (4 * 512 * 32 * 32));
-  const count = chunk + 3; // two chunks: a full one and 3 images
+/** Anchors of `chunk + 3` images (two chunks) against those of single images: the same up to rounding. */
+async function assertChunkedAnchors(enc: ImageEncoder | ResNetEncoder, size: number, chunk: number) {
+  const per = size * size, count = chunk + 3;
   const images = new Float32Array(count * per).map((_, i) => Math.sin(i * 0.011) * 0.9);
   try {
     const whole = await noGrad(() => enc.anchors({ images, count })).toArray();
@@ -81,6 +70,36 @@ Deno.test("image encoder inference: a batch over one binding is encoded in chunk
   } finally {
     enc.dispose();
   }
+}
+
+Deno.test("image encoder inference: a batch over one binding is encoded in chunks, the same anchors", async () => {
+  // 512 channels at 32 x 32 after the stride: 2 MiB of activations per image, so the chunk is limit / 2 MiB.
+  const enc = new ImageEncoder({
+    latentDim: 8,
+    imageSize: 64,
+    channels: [512],
+    strides: [2],
+    groups: 8,
+    headChannels: 2,
+    headHidden: 8,
+    seed: 3,
+  });
+  await assertChunkedAnchors(enc, 64, Math.floor(limit() / (4 * 512 * 32 * 32)));
+});
+
+Deno.test("ResNet encoder inference: chunked the same way (its largest activation is the stem's)", async () => {
+  // The stem's 16 channels at 256 x 256 (4 MiB per image) outweigh the stage after its stride (16 at 128 x 128).
+  const enc = new ResNetEncoder({
+    latentDim: 8,
+    imageSize: 256,
+    channels: [16],
+    blocks: [1],
+    strides: [2],
+    groups: 8,
+    headHidden: 8,
+    seed: 3,
+  });
+  await assertChunkedAnchors(enc, 256, Math.floor(limit() / (4 * 16 * 256 * 256)));
 });
 
 Deno.test("an upload into a buffer that recorded work still reads goes through a staged copy, in order", async () => {
