@@ -2,13 +2,16 @@
 # The GPU benchmark runner: lzn's kernels and the peers (PyTorch fp32 with TF32 off, jax-js on Deno WebGPU)
 # in one call on one GPU. Each part writes JSON into OUTDIR and prints a table; a failing part is recorded
 # and the rest still run.
-#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers|steps|steps-joint ...]   (default: all but steps*)
+#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers|steps|steps-joint|profile ...]
+#   (default: core conv latent peers)
 # `steps` is issue 10's training-step comparison: lzn's Fashion classifier recipe (batch 512) for 500 steps,
 # its steps/s read from the last progress line (a window of 100 steps), then bench/peers/torch_steps.py (the
 # same step ported to PyTorch: eager, torch.compile, CUDA graphs; first checked against lzn's latents and loss
 # on bench/step_reference.ts's input). It needs Fashion-MNIST's `.cache/data`. `steps-joint` is the same for the
 # joint recipe (tasks/recipes/fashion-joint.json, batch 256, 300 steps; torch_steps.py --recipe joint, whose
-# parameter counts are checked against lzn's model).
+# parameter counts are checked against lzn's model). `profile` is bench/train_profile.ts at batch 512 with
+# --kernels: GPU and record time of each piece of the two steps, and the slowest kernels of the RF decoder's,
+# the image encoder's and the reference classifier's steps (where a step's GPU time goes, kernel by kernel).
 # On the lent H200: bash .gpu/setup.sh && bash bench/run_gpu.sh "$OUT"   (carry .gpu, bench/peers/node_modules)
 set -uo pipefail
 out=${1:?usage: bench/run_gpu.sh OUTDIR [parts...]}
@@ -48,6 +51,7 @@ for p in $parts; do
       step lzn_steps_joint deno run --allow-read --allow-write=.cache,runs --allow-env main.ts train \
         --config runs/steps-joint.json --run runs/steps-joint --fresh --no-eval
       step torch_steps_joint python3 bench/peers/torch_steps.py "$out/torch_steps_joint.json" --recipe joint ;;
+    profile) step train_profile deno run -A bench/train_profile.ts "$out/train_profile.json" --batch 512 --kernels ;;
     *) echo "unknown part $p" ;;
   esac
 done
