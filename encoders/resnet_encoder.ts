@@ -264,12 +264,12 @@ export class ResNetEncoder extends Module implements BatchEncoder<ImageBatch> {
    */
   anchors(batch: ImageBatch): Tensor {
     const cfg = this.config;
-    let r = cfg.imageSize, floats = cfg.inChannels * r * r;
-    cfg.channels.forEach((c, i) => {
-      if (i === 0) floats = Math.max(floats, c * r * r); // the stem's output
-      r = Math.floor((r - 1) / cfg.strides[i]) + 1;
-      floats = Math.max(floats, c * r * r);
-    });
+    let r = cfg.imageSize;
+    const res = cfg.strides.map((s) => (r = Math.floor((r - 1) / s) + 1)); // each stage's output
+    const floats = Math.max(
+      Math.max(cfg.inChannels, cfg.channels[0]) * cfg.imageSize ** 2, // the input and the stem's output
+      ...cfg.channels.map((c, i) => c * res[i] ** 2),
+    );
     return encodeInChunks(
       batch,
       imagesPerBinding(floats),
