@@ -409,6 +409,10 @@ export interface GenerationConfig {
     tau: number;
     /** Prior-noise scale of the latents that the label alignment sees, when it differs from `tau` (joint models; not in the release, which aligns the decoder's latents): the decoder still learns from `tau`-scaled latents, the alignment from a second latent of the same images and noise. */
     alignTau?: number;
+    /** Images of each batch (the first this-many) whose RF loss trains the decoder, and through it the encoder; all of the batch still form the latents and the alignment (models with a latent; default: the whole batch). Lets the encoder see more images per step than the decoder, whose step costs most. Not in the release. */
+    decoderBatch?: number;
+    /** What the data block's augmentation (`data.shift`) feeds: every part ("all"), or only the image encoder, the RF decoder learning the original images ("encoder"; models with a latent: the encoder sees a shifted image, its latent conditions the decoder's flow to the unshifted one, so generated images follow the data, not the augmentation). Not in the release, which has no augmentation here. Default: `"all"`. */
+    augment: "all" | "encoder";
     /** The label alignment loss (the release's case study 3: K 100, cut-off 0.2, no log). */
     alignment: AlignmentConfig;
     /** Weight the label flow by the batch's class frequencies (spec §4.7). Default: `true`. */
@@ -522,6 +526,10 @@ export interface GenerationConfigInput {
     tau?: number;
     /** Prior-noise scale of the latents that the label alignment sees, when it differs from `tau` (joint models; not in the release, which aligns the decoder's latents): the decoder still learns from `tau`-scaled latents, the alignment from a second latent of the same images and noise. */
     alignTau?: number;
+    /** Images of each batch (the first this-many) whose RF loss trains the decoder, and through it the encoder; all of the batch still form the latents and the alignment (models with a latent; default: the whole batch). Lets the encoder see more images per step than the decoder, whose step costs most. Not in the release. */
+    decoderBatch?: number;
+    /** What the data block's augmentation (`data.shift`) feeds: every part ("all"), or only the image encoder, the RF decoder learning the original images ("encoder"; models with a latent: the encoder sees a shifted image, its latent conditions the decoder's flow to the unshifted one, so generated images follow the data, not the augmentation). Not in the release, which has no augmentation here. Default: `"all"`. */
+    augment?: "all" | "encoder";
     /** The label alignment loss (the release's case study 3: K 100, cut-off 0.2, no log). Default: `{"log":false}`. */
     alignment?: AlignmentConfigInput;
     /** Weight the label flow by the batch's class frequencies (spec §4.7). Default: `true`. */

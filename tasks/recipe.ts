@@ -67,6 +67,11 @@ export interface RecipeModel {
 export interface TrainBatch {
   /** Images `[B, C, H, W]` in [-1, 1], after the data block's augmentation. */
   images: Tensor;
+  /**
+   * The same images before the augmentation (`images` itself when nothing changed them); uploaded on first
+   * use, so a recipe that never reads it costs nothing.
+   */
+  readonly original: Tensor;
   /** Class of every image. */
   labels: Int32Array;
   /** Number of images. */

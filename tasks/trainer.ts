@@ -259,10 +259,16 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
       const at = step;
       const ctx: StepContext = { step, seed: (stream) => hashSeed(t.seed, streamId(stream), at) };
       const out = scope(() => {
+        const shape = [batch.count, 1, rows, cols];
+        const images = tensor(pixels, shape);
+        let original: Tensor | undefined;
         const trainBatch: TrainBatch = {
-          images: tensor(pixels, [batch.count, 1, rows, cols]),
+          images,
           labels,
           count: batch.count,
+          get original() {
+            return original ??= pixels === batch.images ? images : tensor(batch.images, shape);
+          },
         };
         const objective = recipe.objective(model, trainBatch, ctx, config);
         let total: Tensor | undefined;

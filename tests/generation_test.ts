@@ -184,7 +184,12 @@ Deno.test("generation, joint: train.alignTau aligns a second latent of the same 
   const B = 12;
   const pixels = new Float32Array(B * 28 * 28).map((_, i) => Math.sin(i * 0.37));
   const images = tensor(pixels, [B, 1, 28, 28]);
-  const batch = { images, labels: Int32Array.from({ length: B }, (_, i) => i % 3), count: B };
+  const batch = {
+    images,
+    original: images,
+    labels: Int32Array.from({ length: B }, (_, i) => i % 3),
+    count: B,
+  };
   const ctx = { step: 3, seed: (s: string) => s.length * 101 + 7 };
   const losses = (cfg: GenerationConfig) =>
     scope(async () => {
@@ -208,5 +213,76 @@ Deno.test("generation, joint: train.alignTau aligns a second latent of the same 
     () =>
       parseRecipeConfig({ ...base, model: { ...base.model, classes: 0 }, train: { alignTau: 0.5 } }, "test"),
     /applies to joint models only[^]*train\.alignTau/,
+  );
+});
+
+Deno.test("generation, joint: train.augment = encoder feeds the decoder the original images; train.decoderBatch the first n", async () => {
+  const { scope, tensor } = await import("@lzn/tensor");
+  const base = config("augment", { classes: 3 });
+  const withTrain = (train: Record<string, unknown>) =>
+    parseRecipeConfig({ ...base, train: { ...base.train, ...train } }, "test") as GenerationConfig;
+  const model = new GenerationModel(base);
+  const B = 12, n = 5;
+  const shifted = tensor(new Float32Array(B * 784).map((_, i) => Math.sin(i * 0.37)), [B, 1, 28, 28]);
+  const original = tensor(new Float32Array(B * 784).map((_, i) => Math.cos(i * 0.11)), [B, 1, 28, 28]);
+  const labels = Int32Array.from({ length: B }, (_, i) => i % 3);
+  const ctx = { step: 3, seed: (s: string) => s.length * 101 + 7 };
+  const read = async (t: { loss: { toArray(): Promise<Float32Array> } }) => (await t.loss.toArray())[0];
+  const losses = (cfg: GenerationConfig, orig = original) =>
+    scope(async () => {
+      const terms = generation.objective(
+        model,
+        { images: shifted, original: orig, labels, count: B },
+        ctx,
+        cfg,
+      );
+      return { label: await read(terms.label), rf: await read(terms.rf) };
+    });
+  try {
+    const all = await losses(base);
+    const encoderOnly = await losses(withTrain({ augment: "encoder" }));
+    assert.equal(
+      encoderOnly.label,
+      all.label,
+      "the encoder (and so the alignment) sees the augmented images",
+    );
+    assert.notEqual(encoderOnly.rf, all.rf, "the decoder learns other images");
+    assert.deepEqual(
+      await losses(withTrain({ augment: "encoder" }), shifted),
+      all,
+      "with nothing augmented the two settings are one objective",
+    );
+    // decoderBatch: the RF loss of the first n images and their latents, the same noise stream.
+    const part = await losses(withTrain({ decoderBatch: n }));
+    assert.equal(part.label, all.label, "the alignment still sees the whole batch");
+    const expected = await scope(async () => {
+      const z = model.space!.latentsOf("image", model.image!.forward(shifted), {
+        tau: base.train.tau,
+        seed: ctx.seed("latents"),
+      });
+      const loss = model.space!.decoderLoss("image", shifted.slice(0, 0, n), {
+        latents: z.slice(0, 0, n),
+        labels: labels.subarray(0, n),
+        seed: ctx.seed("rf"),
+      });
+      return (await loss.toArray())[0];
+    });
+    assert.equal(part.rf, expected);
+    assert.deepEqual(await losses(withTrain({ decoderBatch: B })), all, "the whole batch is the default");
+  } finally {
+    shifted.dispose();
+    original.dispose();
+    model.dispose();
+  }
+  const bad = (model: Record<string, unknown>, train: Record<string, unknown>) => () =>
+    parseRecipeConfig(
+      { ...base, model: { ...base.model, ...model }, train: { ...base.train, ...train } },
+      "t",
+    );
+  assert.throws(bad({}, { decoderBatch: 31 }), /cannot exceed the batch \(31 > train\.batchSize 30\)/);
+  assert.throws(bad({ latent: false }, { decoderBatch: 10 }), /set train\.batchSize instead/);
+  assert.throws(
+    bad({ latent: false }, { augment: "encoder" }),
+    /models with a latent only[^]*train\.augment/,
   );
 });

@@ -23,9 +23,12 @@ const schema = z.object({
     testPerClass: z.number().int().optional(),
     shift: z.number().int().default(0),
   }).prefault({}),
-  model: z.object({ latentDim: z.number().int().default(8), classes: z.number().int().default(3) }).prefault(
-    {},
-  ),
+  model: z.object({
+    latentDim: z.number().int().default(8),
+    classes: z.number().int().default(3),
+    // Which images the encoder sees: the augmented batch, or the batch before the augmentation.
+    input: z.enum(["images", "original"]).default("images"),
+  }).prefault({}),
   train: z.object({
     steps: z.number().int().default(8),
     batchSize: z.number().int().default(24),
@@ -78,10 +81,10 @@ const labelToImage: Recipe<Config, Model> = {
   classes: (config) => config.model.classes,
   architecture: (config) => config.model,
   build: (config) => new Model(config),
-  objective(model, batch, ctx) {
+  objective(model, batch, ctx, config) {
     const z = model.space.latents("label", batch.labels, { tau: 1, seed: ctx.seed("labels") });
     // Latent i (the label of image i) is paired with image i of the batch: the default pairs.
-    const anchors = model.image.forward(batch.images);
+    const anchors = model.image.forward(batch[config.model.input]);
     return {
       align: { loss: model.space.align(z, "image", { anchors }, { steps: 20, log: true }), weight: 1 },
     };
@@ -124,4 +127,29 @@ Deno.test("a recipe defined in a test: label latents aligned into image zones tr
 Deno.test("a recipe defined in a test: stop / resume is bit-identical, as for the shipped recipes", async () => {
   const config = schema.parse({ recipe: "label-to-image", data: { trainPerClass: 20, testPerClass: 10 } });
   await checkResume(labelToImage, config, `${ROOT}/resume`, { child: false });
+});
+
+Deno.test("a recipe reads the batch before the augmentation as `original`: the same run as without augmentation", async () => {
+  const run = async (shift: number, input: "images" | "original") => {
+    const config = schema.parse({
+      recipe: "label-to-image",
+      data: { trainPerClass: 10, testPerClass: 5, shift },
+      model: { input },
+      train: { steps: 4, batchSize: 15, logEvery: 1, checkpointEvery: 0 },
+    });
+    const r = await train(labelToImage, config, {
+      runDir: `${ROOT}/original-${shift}-${input}`,
+      start: "fresh",
+      log: null,
+      onProgress: () => {},
+    });
+    r.dispose();
+    return r.history.map((h) => h.loss);
+  };
+  const plain = await run(0, "images");
+  const original = await run(2, "original");
+  const shifted = await run(2, "images");
+  assert.deepEqual(original, plain, "original is the unshifted batch, bit for bit, at every step");
+  assert.notDeepEqual(shifted, plain, "the shift changes what `images` holds");
+  assert.deepEqual(await run(0, "original"), plain, "without augmentation, original is images");
 });

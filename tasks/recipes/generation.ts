@@ -80,6 +80,18 @@ export const generationSchema = z.object({
         "models; not in the release, which aligns the decoder's latents): the decoder still learns from " +
         "`tau`-scaled latents, the alignment from a second latent of the same images and noise.",
     ),
+    decoderBatch: z.number().int().min(1).optional().describe(
+      "Images of each batch (the first this-many) whose RF loss trains the decoder, and through it the " +
+        "encoder; all of the batch still form the latents and the alignment (models with a latent; default: " +
+        "the whole batch). Lets the encoder see more images per step than the decoder, whose step costs most. " +
+        "Not in the release.",
+    ),
+    augment: z.enum(["all", "encoder"]).default("all").describe(
+      'What the data block\'s augmentation (`data.shift`) feeds: every part ("all"), or only the image ' +
+        'encoder, the RF decoder learning the original images ("encoder"; models with a latent: the encoder ' +
+        "sees a shifted image, its latent conditions the decoder's flow to the unshifted one, so generated " +
+        "images follow the data, not the augmentation). Not in the release, which has no augmentation here.",
+    ),
     alignment: AlignmentBlock.prefault({ log: false })
       .describe("The label alignment loss (the release's case study 3: K 100, cut-off 0.2, no log)."),
     classWeights: z.boolean().default(true).describe(
@@ -132,6 +144,29 @@ export const generationSchema = z.object({
   }).strict().prefault({}).describe("The evaluation (EMA weights)."),
 }).strict().superRefine((cfg, ctx) => {
   const { decoderSteps, steps, alignTau } = cfg.train;
+  const { decoderBatch, batchSize } = cfg.train;
+  if (decoderBatch !== undefined && !cfg.model.latent) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["train", "decoderBatch"],
+      message: "applies to models with a latent only: without an encoder, set train.batchSize instead",
+    });
+  }
+  if (decoderBatch !== undefined && decoderBatch > batchSize) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["train", "decoderBatch"],
+      message: `cannot exceed the batch (${decoderBatch} > train.batchSize ${batchSize})`,
+    });
+  }
+  if (cfg.train.augment === "encoder" && !cfg.model.latent) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["train", "augment"],
+      message: 'applies to models with a latent only: without an image encoder "encoder" would turn the ' +
+        "augmentation off",
+    });
+  }
   if (alignTau !== undefined && !(cfg.model.latent && cfg.model.classes >= 2)) {
     ctx.addIssue({
       code: "custom",
@@ -274,9 +309,16 @@ export const generation: Recipe<GenerationConfig, GenerationModel> = {
     const anchors = model.image!.forward(batch.images);
     const latentSeed = ctx.seed("latents");
     const z = space.latentsOf("image", anchors, { tau: t.tau, seed: latentSeed });
+    const target = t.augment === "encoder" ? batch.original : batch.images;
+    const n = Math.min(t.decoderBatch ?? batch.count, batch.count);
+    const part = n < batch.count;
     const terms = {
       rf: {
-        loss: space.decoderLoss("image", batch.images, { latents: z, labels, seed }),
+        loss: space.decoderLoss("image", part ? target.slice(0, 0, n) : target, {
+          latents: part ? z.slice(0, 0, n) : z,
+          labels: part ? labels?.subarray(0, n) : labels,
+          seed,
+        }),
         weight: t.rfWeight,
       },
     };
