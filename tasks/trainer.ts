@@ -113,6 +113,7 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
   config: C,
   opts: TrainOptions = {},
 ): Promise<TrainedRun<C, M>> {
+  const started = performance.now();
   const log = opts.log === undefined ? (line: string) => console.error(line) : opts.log;
   const dir = opts.runDir ?? join("runs", config.name);
   if (opts.stopAfter !== undefined && !(Number.isInteger(opts.stopAfter) && opts.stopAfter >= 1)) {
@@ -186,10 +187,15 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
     const { rows, cols } = data.train;
     let order: Int32Array | undefined, orderEpoch = -1;
     let windowStart = performance.now(), windowSteps = 0;
+    const setupSeconds = (windowStart - started) / 1000;
     let state: RunState | undefined = previous;
 
+    let saved = 0, savedSeconds = 0, savedBytes = 0;
     const checkpoint = async () => {
-      state = await writeCheckpoint(dir, stateDict(model, optimizers), {
+      const t0 = performance.now();
+      const tensors = stateDict(model, optimizers);
+      savedBytes = Object.values(tensors).reduce((a, x) => a + x.size * 4, 0);
+      state = await writeCheckpoint(dir, tensors, {
         recipe: recipe.name,
         step,
         data: { epoch: Math.floor(step / batchesPerEpoch), batch: step % batchesPerEpoch, batchesPerEpoch },
@@ -199,6 +205,8 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
         architectureHash: arch,
         config,
       });
+      saved++;
+      savedSeconds += (performance.now() - t0) / 1000;
     };
     const report = async () => {
       const named: Record<string, Tensor> = {};
@@ -303,6 +311,14 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
     }
     for (const [, p] of parts) p.module.requireGrad(true);
     if (!state) await checkpoint(); // nothing left to train (stopAfter at or below a fresh run's step)
+    // Where the wall clock went besides the steps (the progress windows leave the checkpoints out).
+    log?.(
+      `train: step ${step}; this session ${setupSeconds.toFixed(1)} s to load and build, ` +
+        `${(seconds - (previous?.seconds ?? 0)).toFixed(1)} s of steps, ${saved} checkpoint${
+          saved === 1 ? "" : "s"
+        } ` +
+        `(${(savedBytes / 2 ** 20).toFixed(1)} MiB) in ${savedSeconds.toFixed(1)} s`,
+    );
     return {
       recipe,
       config,

@@ -62,12 +62,20 @@ Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out acc
   }
   // --fresh removes every file the run wrote (its evaluation's too) and nothing else.
   await Deno.writeTextFile(`${dir}/notes.txt`, "the user's own file");
+  const lines: string[] = [];
   const fresh = await train(classification, { ...TINY, train: { ...TINY.train, steps: 1 } }, {
     ...quiet,
+    log: (line) => lines.push(line),
     runDir: dir,
     start: "fresh",
   });
   fresh.dispose();
+  assert.match(lines[0], /^fresh start: removed /);
+  // The last line says where the wall clock went: loading, the steps, the checkpoints (here the final one).
+  assert.match(
+    lines.at(-1)!,
+    /^train: step 1; this session [\d.]+ s to load and build, [\d.]+ s of steps, 1 checkpoint \([\d.]+ MiB\) in [\d.]+ s$/,
+  );
   const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
   assert.deepEqual(left, ["checkpoint-00000001.safetensors", "notes.txt", "state.json"]);
 });

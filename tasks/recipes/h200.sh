@@ -41,9 +41,13 @@ json.dump(c, open(path, "w"), indent=2)
 PY
   t0=$SECONDS
   echo "== $name: start at $((SECONDS - start)) s"
+  # Every line but the JSON result is stamped with the job's wall-clock seconds (where the cap goes).
   timeout "$cap" deno run --allow-read --allow-write=.cache,runs --allow-env main.ts train \
-    --config "runs/$name.json" --run "runs/$name" --fresh >"$out/$name.log" 2>&1
-  code=$?
+    --config "runs/$name.json" --run "runs/$name" --fresh 2>&1 |
+    while IFS= read -r line; do
+      if [[ $line == "{"* ]]; then printf '%s\n' "$line"; else printf '[%4d s] %s\n' $((SECONDS - t0)) "$line"; fi
+    done >"$out/$name.log"
+  code=${PIPESTATUS[0]}
   echo "== $name: exit $code, $((SECONDS - t0)) s wall" | tee -a "$out/$name.log"
   grep '^{' "$out/$name.log" | tail -n 1 | sed "s/^{/{\"job\":\"$name\",\"exit\":$code,/" >>"$out/summary.jsonl"
   cp "runs/$name.json" "$out/$name.config.json"
