@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { recorderStats } from "@lzn/tensor";
-import { parseRecipeConfig, type RecipeName, RECIPES, train } from "@lzn/tasks";
+import { type AnyRecipeConfig, parseRecipeConfig, recipeOf, train, type TrainOptions } from "@lzn/tasks";
 
 const { values: args, positionals } = parseArgs({
   args: Deno.args,
@@ -28,18 +28,19 @@ const raw = JSON.parse(Deno.readTextFileSync(path));
 raw.train = { ...raw.train, steps, batchSize: batch, logEvery, checkpointEvery: 0 };
 raw.data = { ...raw.data, trainPerClass: 200, testPerClass: 10 };
 const config = parseRecipeConfig(raw, path);
-const recipe = RECIPES[config.recipe as RecipeName];
+const recipe = recipeOf(config);
 const runDir = ".cache/step-rate";
 const quiet = { log: null, onProgress: () => {} };
 
-// deno-lint-ignore no-explicit-any
-const run = (cfg: any, opts: any) => train(recipe as any, cfg, { runDir, start: "fresh", ...opts });
-(await run({ ...config, train: { ...config.train, steps: logEvery } }, quiet)).dispose();
+const run = (cfg: AnyRecipeConfig, opts: TrainOptions) =>
+  train(recipe, cfg, { runDir, start: "fresh", ...opts });
+const warmUp = parseRecipeConfig({ ...raw, train: { ...raw.train, steps: logEvery } }, path);
+(await run(warmUp, quiet)).dispose();
 const d0 = recorderStats.dispatches, g0 = recorderStats.bindGroups;
 const t0 = performance.now();
 const r = await run(config, {
   log: null,
-  onProgress: (p: { step: number; itPerSec: number }) =>
+  onProgress: (p) =>
     console.error(
       `step ${p.step}: ${p.itPerSec.toFixed(2)} steps/s, ${recorderStats.bindGroups - g0} bind groups so far`,
     ),
