@@ -143,8 +143,7 @@ export const generationSchema = z.object({
       ),
   }).strict().prefault({}).describe("The evaluation (EMA weights)."),
 }).strict().superRefine((cfg, ctx) => {
-  const { decoderSteps, steps, alignTau } = cfg.train;
-  const { decoderBatch, batchSize } = cfg.train;
+  const { decoderSteps, steps, alignTau, decoderBatch, batchSize } = cfg.train;
   if (decoderBatch !== undefined && !cfg.model.latent) {
     ctx.addIssue({
       code: "custom",
