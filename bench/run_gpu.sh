@@ -2,7 +2,7 @@
 # The GPU benchmark runner: lzn's kernels and the peers (PyTorch fp32 with TF32 off, jax-js on Deno WebGPU)
 # in one call on one GPU. Each part writes JSON into OUTDIR and prints a table; a failing part is recorded
 # and the rest still run.
-#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers|steps|steps-joint|profile ...]
+#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|peers|steps|steps-joint|profile|pipelines ...]
 #   (default: core conv latent peers)
 # `steps` is issue 10's training-step comparison: lzn's Fashion classifier recipe (batch 512) for 500 steps,
 # its steps/s read from the last progress line (a window of 100 steps), then bench/peers/torch_steps.py (the
@@ -12,6 +12,8 @@
 # parameter counts are checked against lzn's model). `profile` is bench/train_profile.ts at batch 512 with
 # --kernels: GPU and record time of each piece of the two steps, and the slowest kernels of the RF decoder's,
 # the image encoder's and the reference classifier's steps (where a step's GPU time goes, kernel by kernel).
+# `pipelines` is bench/pipeline_count.ts on the joint q128 recipe: the pipelines its first two steps build and
+# what creating them cost (run it first in a fresh machine's first call, before the driver's cache is warm).
 # On the lent H200: bash .gpu/setup.sh && bash bench/run_gpu.sh "$OUT"   (carry .gpu, bench/peers/node_modules)
 set -uo pipefail
 out=${1:?usage: bench/run_gpu.sh OUTDIR [parts...]}
@@ -52,6 +54,7 @@ for p in $parts; do
         --config runs/steps-joint.json --run runs/steps-joint --fresh --no-eval
       step torch_steps_joint python3 bench/peers/torch_steps.py "$out/torch_steps_joint.json" --recipe joint ;;
     profile) step train_profile deno run -A bench/train_profile.ts "$out/train_profile.json" --batch 512 --kernels ;;
+    pipelines) step pipelines deno run -A bench/pipeline_count.ts tasks/recipes/fashion-joint-q128.json --steps 2 ;;
     *) echo "unknown part $p" ;;
   esac
 done
