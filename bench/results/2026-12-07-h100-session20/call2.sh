@@ -15,4 +15,4 @@ left=$((575 - SECONDS))
 CAP=$((left < 120 ? left : 120)) bash tasks/recipes/h200.sh "$o/f" "$left" \
   "ce-s2-b512-6000=fashion-cross-entropy:{\"data\":{\"shift\":2},\"model\":{\"network\":\"encoder\",\"latentDim\":32,$ENC},\"train\":{\"steps\":6000,\"batchSize\":512,\"checkpointEvery\":0}}"
 cat "$o"/f/summary.jsonl
-cd "$o" && tar czf call2.tar.gz --exclude='*.png' p f && tar czf pngs.tar.gz f/*.png 2>/dev/null; ls -la call2.tar.gz
+cd "$o" && tar czf call2.tar.gz p f && ls -la call2.tar.gz
