@@ -62,6 +62,18 @@ Deno.test("cli: bad flags are usage errors named before any work (exit 2)", asyn
       /--kind must be latents, anchors or representation/,
     ],
     [["fly"], /unknown command "fly"/],
+    [
+      ["classify", "--run", "runs/x", "--tau", "-1", "a.png"],
+      /--tau: a value that starts with "-" needs "=", as in --tau=-1/,
+    ],
+    [["classify", "--run", "runs/x"], /no input images given/],
+    [["classify", "--run", "runs/x", "a.npy", "b.png"], /either one \.npy file or PNG files/],
+    [["embed", "--run", "runs/x", "--out", `${ROOT}/e.npy`], /no input images given/],
+    [
+      ["sample", "--run", "runs/x", "--out", `${ROOT}/g.txt`],
+      /--out .*g\.txt: the output is png; name it \*\.png/,
+    ],
+    [["embed", "--run", "runs/x", "--out", `${ROOT}/e.bin`, "a.png"], /the output is npy/],
   ];
   for (const [args, message] of cases) {
     const r = await cli(...args);

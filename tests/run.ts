@@ -5,6 +5,14 @@
  *
  * @module
  */
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(`usage: deno task test [DENO TEST OPTIONS] [FILES...]
+
+Runs deno test --doc --parallel on the test files and every documentation example, and ends with the line
+"N passed, N failed". Options go to deno test (--filter NAME, --fail-fast, ...); FILES replace the default
+set (tests/ and every package's examples), as in: deno task test tests/cli_test.ts`);
+  Deno.exit(0);
+}
 const dirs = [
   "tests/",
   "tensor/",

@@ -99,7 +99,14 @@ export function required(value: string | undefined, flag: string): string {
  */
 export async function checkOutput(
   path: string,
-  opts: { inputs?: string[]; force?: boolean; flag: string; isRunFile: (name: string) => boolean },
+  opts: {
+    inputs?: string[];
+    force?: boolean;
+    flag: string;
+    isRunFile: (name: string) => boolean;
+    /** The extension the file's format needs (".png", ".npy"), checked case-insensitively. */
+    extension?: string;
+  },
 ): Promise<string> {
   const target = resolve(path);
   if ((opts.inputs ?? []).some((input) => resolve(input) === target)) {
@@ -126,6 +133,11 @@ export async function checkOutput(
   if (status.state !== "granted") {
     throw new UsageError(
       `${opts.flag} ${path}: this task may not write there (the deno tasks write only under runs/ and .cache/)`,
+    );
+  }
+  if (opts.extension && !path.toLowerCase().endsWith(opts.extension)) {
+    throw new UsageError(
+      `${opts.flag} ${path}: the output is ${opts.extension.slice(1)}; name it *${opts.extension}`,
     );
   }
   return path;

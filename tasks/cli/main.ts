@@ -47,7 +47,7 @@ export async function runCli(args: string[]): Promise<number> {
         strict: true,
       });
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      throw new UsageError(flagError((e as Error).message));
     }
     if (parsed.values.help) {
       console.log(command.help);
@@ -74,4 +74,14 @@ export async function runCli(args: string[]): Promise<number> {
       );}
     return 1;
   }
+}
+
+/**
+ * One line from `parseArgs`'s message. Its several-line "argument is ambiguous" (a value that starts with a
+ * dash, as in `--tau -1`) becomes the fix: `--tau=-1`.
+ */
+function flagError(message: string): string {
+  const ambiguous = message.match(/^Option '(--[\w-]+)' argument is ambiguous/);
+  if (ambiguous) return `${ambiguous[1]}: a value that starts with "-" needs "=", as in ${ambiguous[1]}=-1`;
+  return message.split("\n")[0];
 }

@@ -50,7 +50,13 @@ const s = (v: string | boolean | undefined) => (typeof v === "string" ? v : unde
 const b = (v: string | boolean | undefined) => v === true;
 
 const RUN = "  --run DIR         the run directory (default for train: runs/<name>)";
-const DEBUG = "  --debug           print the stack trace of an error";
+const DEBUG = "  --debug\tprint the stack trace of an error";
+
+/** A command's help with the `--debug` line's description in the column of the other flags'. */
+function help(text: string): string {
+  const column = text.match(/^ {2}--\S+(?: [A-Z][\w.]*)? +(?=\S)/m)?.[0].length ?? 20;
+  return text.replace(DEBUG, "  --debug".padEnd(column) + DEBUG.split("\t")[1]);
+}
 
 /** Files a run owns; loaded lazily so that the table itself imports nothing GPU-bound. */
 async function runFile(): Promise<(name: string) => boolean> {
@@ -69,7 +75,7 @@ async function runFile(): Promise<(name: string) => boolean> {
 export const COMMANDS: { readonly [N in CommandName]: Command } = {
   demo: {
     summary: "train an LZN classifier on the bundled MNIST digits, print held-out accuracy, write a PNG",
-    help: `usage: deno task demo [--steps N] [--resume] [--run DIR]
+    help: help(`usage: deno task demo [--steps N] [--resume] [--run DIR]
 
 Trains the demo config (recipe classification; MNIST 9,000 train / 1,000 test, q=32, batch 256, 320 steps)
 from scratch into runs/demo, evaluates the EMA weights on the held-out digits (tau 0 ... 1.2, eval batches
@@ -79,7 +85,7 @@ and ends with one JSON line of metrics ("accuracy" = tau 0, eval batch 1000).
   --steps N         training steps, >= 1 (default 320)
   --resume          continue runs/demo from its checkpoint instead of starting fresh
 ${RUN.replace("(default for train: runs/<name>)", "(default runs/demo)")}
-${DEBUG}`,
+${DEBUG}`),
     flags: { steps: str, resume: bool, run: str },
     async run(v) {
       const steps = numberFlag(s(v.steps), "--steps", { min: 1, integer: true });
@@ -92,7 +98,7 @@ ${DEBUG}`,
   },
   train: {
     summary: "train (or resume) any recipe from a JSON config, then evaluate it",
-    help: `usage: deno task train --config FILE [--fresh] [--stop-after N] [--run DIR] [--no-eval]
+    help: help(`usage: deno task train --config FILE [--fresh] [--stop-after N] [--run DIR] [--no-eval]
 
 Trains the recipe a JSON config names ("recipe": classification | generation | cross-entropy |
 representation; every other field optional, see tasks/README.md and tasks/recipes/), checkpointing into
@@ -106,7 +112,7 @@ runs/<name>/eval.json and the last output line is one JSON object of metrics.
                     there; the same command without it resumes
 ${RUN}
   --no-eval         skip the evaluation at the end
-${DEBUG}`,
+${DEBUG}`),
     flags: { config: str, fresh: bool, "stop-after": str, run: str, "no-eval": bool },
     async run(v) {
       const config = required(s(v.config), "--config");
@@ -122,7 +128,7 @@ ${DEBUG}`,
   },
   eval: {
     summary: "evaluate a trained run with its recipe's metrics (writes eval.json)",
-    help: `usage: deno task eval --run DIR [--raw] [--taus LIST] [--batch-sizes LIST]
+    help: help(`usage: deno task eval --run DIR [--raw] [--taus LIST] [--batch-sizes LIST]
 
 Evaluates a trained run with its recipe's evaluation and the run's eval settings (EMA weights), rewrites
 DIR/eval.json (and the anchor bank) and prints one JSON line of metrics.
@@ -131,7 +137,7 @@ DIR/eval.json (and the anchor bank) and prints one JSON line of metrics.
   --raw               evaluate the training weights instead of the EMA
   --taus LIST         prior-noise scales >= 0 of the accuracy sweep, e.g. 0,0.5,1 (classifying recipes)
   --batch-sizes LIST  eval batch sizes >= 1, e.g. 1000,500 (classifying recipes)
-${DEBUG}`,
+${DEBUG}`),
     flags: { run: str, raw: bool, taus: str, "batch-sizes": str },
     async run(v) {
       const runDir = required(s(v.run), "--run");
@@ -142,7 +148,7 @@ ${DEBUG}`,
   },
   classify: {
     summary: "labels of images (.npy or PNG files) from a classifying run",
-    help:
+    help: help(
       `usage: deno task classify --run DIR [--tau T] [--seed S] [--json] [--batch-relative [--batch-size N]] IMAGES...
 
 IMAGES: one .npy file (uint8 0..255 [n,28,28] or [n,784], or float in [0,1]) or 28x28 PNG files (grey,
@@ -158,16 +164,17 @@ stored by its evaluation) and itself, so a label does not depend on the other im
                      minibatch approximation; labels then depend on the batch, so use large batches)
   --batch-size N     images per batch, >= 1, with --batch-relative (default: all)
 ${DEBUG}`,
+    ),
     flags: { run: str, tau: str, seed: str, json: bool, "batch-relative": bool, "batch-size": str },
     positionals: "IMAGES...",
     async run(v, inputs) {
-      const opts = inferenceFlags(v);
+      const opts = inferenceFlags(v, inputs);
       await (await import("./infer_commands.ts")).classifyCommand({ ...opts, inputs, json: b(v.json) });
     },
   },
   embed: {
     summary: "latents, anchors or representations of images, as a float32 .npy",
-    help: `usage: deno task embed --run DIR --out FILE.npy [--kind K] [--tau T] [--seed S] [--force]
+    help: help(`usage: deno task embed --run DIR --out FILE.npy [--kind K] [--tau T] [--seed S] [--force]
                        [--batch-relative [--batch-size N]] IMAGES...
 
 Writes a float32 NPY [n, d] of the images' latents (default; against the run's anchor bank, as classify),
@@ -182,7 +189,7 @@ raw anchors, or (representation runs) the encoder's pooled representation. IMAGE
   --force            replace an existing output file
   --batch-relative   latents over each batch as its own anchor set (no bank)
   --batch-size N     images per batch, >= 1, with --batch-relative (default: all)
-${DEBUG}`,
+${DEBUG}`),
     flags: {
       run: str,
       out: str,
@@ -195,7 +202,7 @@ ${DEBUG}`,
     },
     positionals: "IMAGES...",
     async run(v, inputs) {
-      const opts = inferenceFlags(v);
+      const opts = inferenceFlags(v, inputs);
       const kind = s(v.kind) ?? "latents";
       if (kind !== "latents" && kind !== "anchors" && kind !== "representation") {
         throw new UsageError(`--kind must be latents, anchors or representation, got "${kind}"`);
@@ -204,6 +211,7 @@ ${DEBUG}`,
         inputs,
         force: b(v.force),
         flag: "--out",
+        extension: ".npy",
         isRunFile: await runFile(),
       });
       await (await import("./infer_commands.ts")).embedCommand({ ...opts, inputs, out, kind });
@@ -211,7 +219,7 @@ ${DEBUG}`,
   },
   sample: {
     summary: "generate images from a generation run: a PNG grid, one row per class",
-    help: `usage: deno task sample --run DIR --out FILE.png [--per-class N] [--seed S] [--tau T]
+    help: help(`usage: deno task sample --run DIR --out FILE.png [--per-class N] [--seed S] [--tau T]
                         [--sampler euler:N|rk45[:RTOL,ATOL]] [--prior] [--raw] [--force]
 
 Writes a PNG grid of images generated by a generation run (EMA weights). Class-conditional runs: one row
@@ -228,7 +236,7 @@ label decoder then gives each image's class (its row).
   --prior           unconditional generation from the Gaussian prior
   --raw             the training weights instead of the EMA
   --force           replace an existing output file
-${DEBUG}`,
+${DEBUG}`),
     flags: {
       run: str,
       out: str,
@@ -246,6 +254,7 @@ ${DEBUG}`,
       const out = await checkOutput(required(s(v.out), "--out"), {
         force: b(v.force),
         flag: "--out",
+        extension: ".png",
         isRunFile: await runFile(),
       });
       await (await import("./sample_command.ts")).sampleCommand({
@@ -262,7 +271,11 @@ ${DEBUG}`,
   },
 };
 
-function inferenceFlags(v: Record<string, string | boolean | undefined>) {
+function inferenceFlags(v: Record<string, string | boolean | undefined>, inputs: string[]) {
+  if (!inputs.length) throw new UsageError("no input images given (one .npy file or PNG files)");
+  if (inputs.length > 1 && inputs.some((p) => p.toLowerCase().endsWith(".npy"))) {
+    throw new UsageError("give either one .npy file or PNG files, not both or several .npy files");
+  }
   const batchRelative = b(v["batch-relative"]);
   const batchSize = numberFlag(s(v["batch-size"]), "--batch-size", { min: 1, integer: true });
   if (batchSize !== undefined && !batchRelative) {
