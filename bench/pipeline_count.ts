@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { gpu } from "@lzn/tensor";
-import { parseRecipeConfig, recipeOf, train } from "@lzn/tasks";
+import { parseRecipeConfig, readConfigFile, recipeOf, train } from "@lzn/tasks";
 
 const { values: args, positionals } = parseArgs({
   args: Deno.args,
@@ -21,7 +21,13 @@ const { values: args, positionals } = parseArgs({
   options: { steps: { type: "string" }, batch: { type: "string" }, "train-per-class": { type: "string" } },
 });
 const path = positionals[0] ?? "tasks/recipes/fashion-joint-q128.json";
-const raw = JSON.parse(Deno.readTextFileSync(path));
+// A missing file, bad JSON or a bad field is one line, as in the CLI.
+const raw = structuredClone(
+  await readConfigFile(path).catch((e: Error) => {
+    console.error(`error: ${e.message}`);
+    Deno.exit(1);
+  }),
+);
 const steps = Number(args.steps ?? 2);
 raw.train = {
   ...raw.train,

@@ -13,7 +13,14 @@
  */
 import { parseArgs } from "node:util";
 import { recorderStats } from "@lzn/tensor";
-import { type AnyRecipeConfig, parseRecipeConfig, recipeOf, train, type TrainOptions } from "@lzn/tasks";
+import {
+  type AnyRecipeConfig,
+  parseRecipeConfig,
+  readConfigFile,
+  recipeOf,
+  train,
+  type TrainOptions,
+} from "@lzn/tasks";
 
 const { values: args, positionals } = parseArgs({
   args: Deno.args,
@@ -24,7 +31,13 @@ const path = positionals[0] ?? "tasks/recipes/fashion-classification.json";
 const steps = Number(args.steps ?? 60),
   batch = Number(args.batch ?? 16),
   logEvery = Number(args["log-every"] ?? 20);
-const raw = JSON.parse(Deno.readTextFileSync(path));
+// A missing file, bad JSON or a bad field is one line, as in the CLI.
+const raw = structuredClone(
+  await readConfigFile(path).catch((e: Error) => {
+    console.error(`error: ${e.message}`);
+    Deno.exit(1);
+  }),
+);
 raw.train = { ...raw.train, steps, batchSize: batch, logEvery, checkpointEvery: 0 };
 raw.data = { ...raw.data, trainPerClass: 200, testPerClass: 10 };
 const config = parseRecipeConfig(raw, path);
