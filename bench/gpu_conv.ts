@@ -5,7 +5,10 @@
  *
  *   deno run -A bench/gpu_conv.ts bench/results/gpu_conv.json          # full sizes (a real GPU)
  *   deno run -A bench/gpu_conv.ts /tmp/gpu_conv.json --small           # tiny sizes (lavapipe, CI)
+ *   deno run -A bench/gpu_conv.ts out.json --decoder                     # the RF decoder's shapes, b256
  *   options: --reps R (launches per sample; default calibrated), --target-ms T, --samples S, --only NAME
+ *   LZN_CONV_TILE=BMxBNxBKxTMxTN forces one GEMM tile on every convolution (tensor/ops/conv_gemm.ts), so
+ *   one runner call can time the decoder's shapes under several tiles (`bench/run_gpu.sh OUT conv-tiles`).
  *
  * Timing: each sample records R launches into one encoder, then `synchronize()`; the sample is elapsed / R;
  * warm-up samples, then the median of S. Without --reps, R is calibrated so a sample lasts ~--target-ms
@@ -45,6 +48,32 @@ export interface ConvRow {
 
 /** fp32 peak of an H200 (SXM), for the "fraction of peak" column. */
 const H200_FP32_TFLOPS = 67;
+
+/**
+ * The RF decoder's convolutions (tasks/recipes/fashion-joint-q128.json: channels [32, 64, 64], 2 res blocks;
+ * 3x3 pad 1 and the 1x1 skips of blocks whose width changes) at its training batch of 256, each shape once:
+ * the joint step's limit (issue 10's profile: 69% of the decoder's GPU time in conv2d).
+ */
+export function decoderCases(N = 256): ConvCase[] {
+  const k3 = (CI: number, CO: number, H: number) => ({ N, CI, CO, H, W: H, k: 3, pad: 1 });
+  const k1 = (CI: number, CO: number, H: number) => ({ N, CI, CO, H, W: H, k: 1, pad: 0 });
+  const named = (c: Omit<ConvCase, "name">) => ({ name: `dec_c${c.CI}to${c.CO}_${c.H}_k${c.k}`, ...c });
+  return [
+    k3(1, 32, 28),
+    k3(32, 32, 28),
+    k3(64, 32, 28),
+    k3(96, 32, 28),
+    k1(96, 32, 28),
+    k3(64, 64, 28),
+    k3(32, 1, 28),
+    k3(32, 64, 14),
+    k3(64, 64, 14),
+    k3(128, 64, 14),
+    k3(96, 64, 14),
+    k3(64, 64, 7),
+    k3(128, 64, 7),
+  ].map(named);
+}
 
 /** The peer's sizes (full) and a lavapipe-sized stand-in (small). */
 export function convCases(small: boolean): ConvCase[] {
@@ -224,6 +253,7 @@ if (import.meta.main) {
     allowPositionals: true,
     options: {
       small: { type: "boolean", default: false },
+      decoder: { type: "boolean", default: false },
       reps: { type: "string" },
       samples: { type: "string" },
       only: { type: "string" },
@@ -232,7 +262,8 @@ if (import.meta.main) {
   });
   const small = values.small;
   const outPath = positionals[0] ?? "bench/results/gpu_conv.json";
-  const cases = convCases(small).filter((c) => !values.only || c.name.includes(values.only));
+  const cases = (values.decoder ? decoderCases(small ? 2 : 256) : convCases(small))
+    .filter((c) => !values.only || c.name.includes(values.only));
   const rows = await benchConv(cases, {
     reps: Number(values.reps ?? (small ? 2 : 0)),
     samples: Number(values.samples ?? (small ? 3 : 7)),
@@ -240,7 +271,10 @@ if (import.meta.main) {
   });
   const adapter = gpu().adapter;
   const latency = await syncLatency();
-  console.log(`conv2d on ${adapter.name} (empty synchronize() ${latency.toFixed(2)} ms)`);
+  const tile = Deno.env.get("LZN_CONV_TILE");
+  console.log(
+    `conv2d on ${adapter.name} (empty synchronize() ${latency.toFixed(2)} ms; tile ${tile ?? "default"})`,
+  );
   console.log(
     `${"case".padEnd(26)} ${"mode".padEnd(8)} ${"shape".padEnd(28)} ${"ms".padStart(9)} ${
       "TFLOP/s".padStart(8)
@@ -257,7 +291,14 @@ if (import.meta.main) {
   await Deno.writeTextFile(
     outPath,
     JSON.stringify(
-      { adapter: adapter.name, date: new Date().toISOString(), small, sync_latency_ms: latency, rows },
+      {
+        adapter: adapter.name,
+        date: new Date().toISOString(),
+        small,
+        tile: tile ?? "default",
+        sync_latency_ms: latency,
+        rows,
+      },
       null,
       2,
     ) + "\n",

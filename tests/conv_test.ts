@@ -5,6 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { conv2d, type Conv2dOptions, gpu, type Tensor } from "../tensor/mod.ts";
+import { parseTile } from "../tensor/ops/conv_gemm.ts";
 import { assertClose, assertNoLeak, checkGrad, fromF64, randArray } from "./util.ts";
 
 interface Case {
@@ -174,7 +175,20 @@ Deno.test("conv2d rejects mismatched shapes", () => {
 
 Deno.test("conv2d: the kernel tuning follows LZN_TUNING, else the adapter kind (printed for tests/gpu_tuning_test.ts)", () => {
   const { tuning, isCpu } = gpu().adapter;
-  console.log(`conv tuning: ${tuning} (adapter isCpu: ${isCpu})`);
+  console.log(
+    `conv tuning: ${tuning} (adapter isCpu: ${isCpu}); conv tile: ${
+      Deno.env.get("LZN_CONV_TILE") ?? "default"
+    }`,
+  );
   const forced = Deno.env.get("LZN_TUNING");
   assert.equal(tuning, forced === "cpu" || forced === "gpu" ? forced : isCpu ? "cpu" : "gpu");
+});
+
+Deno.test("conv2d: LZN_CONV_TILE is parsed and checked against the generator's rules", () => {
+  assert.deepEqual(parseTile("128x32x16x8x4"), { BM: 128, BN: 32, BK: 16, TM: 8, TN: 4 });
+  assert.throws(() => parseTile("128x32x16x8"), /expected BMxBNxBKxTMxTN/);
+  assert.throws(() => parseTile("128x32x16x6x4"), /TM and TN must be multiples of 4/);
+  assert.throws(() => parseTile("128x32x16x8x8x"), /expected BMxBNxBKxTMxTN/);
+  assert.throws(() => parseTile("512x64x16x4x4"), /at most 256/);
+  assert.throws(() => parseTile("128x32x48x8x4"), /divisible by BK/);
 });

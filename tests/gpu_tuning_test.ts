@@ -8,10 +8,15 @@
 import { strict as assert } from "node:assert";
 
 /** Runs test files in a child with `LZN_TUNING=gpu`; asserts it passed at least `least` tests; its output. */
-async function underGpuTuning(what: string, files: string[], least: number): Promise<string> {
+async function underGpuTuning(
+  what: string,
+  files: string[],
+  least: number,
+  env: Record<string, string> = {},
+): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["test", "--allow-read", "--allow-env", ...files],
-    env: { LZN_TUNING: "gpu" },
+    env: { LZN_TUNING: "gpu", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -48,4 +53,15 @@ Deno.test("latent suites under the GPU tunings (LZN_TUNING=gpu) pass on this ada
     "tests/latent_alignment_fused_test.ts",
   ], 30);
   assert.match(text, /latent tuning: gpu/, "the child must have run the GPU tunings");
+});
+
+Deno.test("conv2d suite under a tile forced by LZN_CONV_TILE (bench/gpu_conv.ts's tile experiments) passes", async () => {
+  // Twice the default's outputs per thread along c, half its threads; the CPU tuning's slab depth (8), so
+  // lavapipe's compiles stay short (the GPU tunings' depth 16 took five minutes over three tiles).
+  const tile = "128x32x8x8x8";
+  const text = await underGpuTuning("conv", ["tests/conv_test.ts"], 10, {
+    LZN_TUNING: "cpu",
+    LZN_CONV_TILE: tile,
+  });
+  assert.match(text, new RegExp(`conv tile: ${tile}`), "the child must have run the forced tile");
 });

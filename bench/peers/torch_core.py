@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch peer for the tensor-core benchmarks: fp32 matmul and conv2d on CUDA, TF32 OFF.
 
-Usage:  python3 bench/peers/torch_core.py OUT.json [--runs 15]
+Usage:  python3 bench/peers/torch_core.py OUT.json [--runs 15] [--decoder]
+        (--decoder: only the RF decoder's convolutions at batch 256, fwd and fwd+bwd, as bench/gpu_conv.ts --decoder)
 
 Timing: every case gets warm-up calls, then >= 10 samples.  One sample = `inner` back-to-back calls
 bracketed by CUDA events (start.record(); inner x op; end.record(); synchronize), divided by `inner`.
@@ -149,6 +150,12 @@ def main():
             return lambda: torch.matmul(a, b, out=c)
         return make
 
+    if "--decoder" in sys.argv:
+        decoder_convs(bench, dev, torch, F)
+        write(out)
+        print(f"# wrote {out}")
+        return
+
     bench("matmul_4096", [4096, 4096, 4096], 2 * 4096 ** 3, mm_case(4096, 4096, 4096, False), {"op": "A@B"})
     bench("matmul_1000", [1000, 1000, 1000], 2 * 1000 ** 3, mm_case(1000, 1000, 1000, False), {"op": "A@B"})
     bench("matmul_4096_bT", [4096, 4096, 4096], 2 * 4096 ** 3, mm_case(4096, 4096, 4096, True), {"op": "A@B.T"})
@@ -172,6 +179,45 @@ def main():
                        "algorithms that do fewer multiplies, so this 'effective' rate can exceed the fp32 peak"})
     write(out)
     print(f"# wrote {out}")
+
+
+# The RF decoder's convolutions at batch 256, as bench/gpu_conv.ts --decoder (decoderCases): (Cin, Cout, H, k).
+DECODER_CONVS = [(1, 32, 28, 3), (32, 32, 28, 3), (64, 32, 28, 3), (96, 32, 28, 3), (96, 32, 28, 1), (64, 64, 28, 3),
+                 (32, 1, 28, 3), (32, 64, 14, 3), (64, 64, 14, 3), (128, 64, 14, 3), (96, 64, 14, 3),
+                 (64, 64, 7, 3), (128, 64, 7, 3)]
+
+
+def decoder_convs(bench, dev, torch, F, n=256):
+    """Forward and forward+backward (dx and dw; 3x the forward's flops) of each decoder shape, no bias."""
+    for (cin, cout, h, k) in DECODER_CONVS:
+        pad = k // 2
+        flops = 2 * n * cout * h * h * cin * k * k
+        shape = {"N": n, "Cin": cin, "Cout": cout, "H": h, "W": h, "k": k, "pad": pad}
+        name = f"dec_c{cin}to{cout}_{h}_k{k}"
+
+        def tensors():
+            g = torch.Generator(device="cuda").manual_seed(0)
+            x = torch.randn(n, cin, h, h, device=dev, generator=g)
+            wt = torch.randn(cout, cin, k, k, device=dev, generator=g) * (1.0 / (cin * k * k) ** 0.5)
+            return x, wt, torch.randn(n, cout, h, h, device=dev, generator=g)
+
+        def fwd():
+            x, wt, _ = tensors()
+            return lambda: F.conv2d(x, wt, None, 1, pad)
+
+        def fwd_bwd():
+            x, wt, seed = tensors()
+            x.requires_grad_(True)
+            wt.requires_grad_(True)
+
+            def step():
+                F.conv2d(x, wt, None, 1, pad).backward(seed)
+                x.grad = None
+                wt.grad = None
+            return step
+
+        bench(f"{name} fwd", shape, flops, fwd, {"op": "conv2d fwd NCHW, no bias", "mode": "fwd"})
+        bench(f"{name} fwd+bwd", shape, 3 * flops, fwd_bwd, {"op": "conv2d fwd + dx + dw", "mode": "fwd+bwd"})
 
 
 if __name__ == "__main__":

@@ -187,7 +187,50 @@ export function runGemm(l: Launch, buffers: PooledBuffer[]): void {
  * on a CPU adapter 8 keeps lavapipe's shader compiles ~10x shorter.
  */
 export function pickTile(C: number, BK = gpu().adapter.tuning === "cpu" ? 8 : 16): Tile {
+  const forced = tileOverride();
+  if (forced) return forced;
   if (C > 32) return { BM: 128, BN: 64, BK, TM: 8, TN: 8 };
   if (C > 16) return { BM: 128, BN: 32, BK, TM: 8, TN: 4 };
   return { BM: 128, BN: 16, BK, TM: 4, TN: 4 };
+}
+
+let override: Tile | null | undefined;
+
+/**
+ * The tile that `LZN_CONV_TILE=BMxBNxBKxTMxTN` (e.g. `128x32x16x8x4`) forces on every convolution GEMM, for
+ * the tile experiments of `bench/gpu_conv.ts`; null when unset (or without env permission). A malformed
+ * value throws at the first convolution, naming the rule it breaks.
+ */
+function tileOverride(): Tile | null {
+  if (override !== undefined) return override;
+  let text: string | undefined;
+  try {
+    text = Deno.env.get("LZN_CONV_TILE");
+  } catch { /* no env permission: no override */ }
+  override = text ? parseTile(text) : null;
+  return override;
+}
+
+/**
+ * Parses `BMxBNxBKxTMxTN` and checks what the generator needs: TM and TN multiples of 4 dividing BM and BN,
+ * and the workgroup's (BM/TM)(BN/TN) threads (at most 256) divisible by BK and by BM/4.
+ *
+ * @example
+ * ```ts ignore
+ * parseTile("128x32x16x8x4"); // { BM: 128, BN: 32, BK: 16, TM: 8, TN: 4 }
+ * ```
+ */
+export function parseTile(text: string): Tile {
+  const v = text.split("x").map(Number);
+  const fail = (why: string) => {
+    throw new Error(`lzn: LZN_CONV_TILE=${text}: ${why}`);
+  };
+  if (v.length !== 5 || !v.every((n) => Number.isInteger(n) && n > 0)) {
+    fail("expected BMxBNxBKxTMxTN, positive integers");
+  }
+  const [BM, BN, BK, TM, TN] = v;
+  if (TM % 4 || TN % 4 || BM % TM || BN % TN) fail("TM and TN must be multiples of 4 dividing BM and BN");
+  const T = (BM / TM) * (BN / TN);
+  if (T > 256 || T % BK || T % (BM / 4)) fail(`${T} threads: at most 256, divisible by BK and by BM/4`);
+  return { BM, BN, BK, TM, TN };
 }
