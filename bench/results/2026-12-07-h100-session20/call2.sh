@@ -10,7 +10,7 @@ timeout 90 bash bench/run_gpu.sh "$o/p" pipelines
 timeout 330 bash bench/run_gpu.sh "$o/p" conv-tiles
 ENC='"encoder":{"channels":[32,64,64,128],"strides":[1,2,2,1],"groups":8,"headChannels":8,"headHidden":256}'
 left=$((570 - SECONDS))
-CAP=$((left < 120 ? left : 120)) bash tasks/recipes/h200.sh "$o/f" "$left" \
+((left >= 110)) && CAP=110 bash tasks/recipes/h200.sh "$o/f" "$left" \
   "ce-s2-b512-6000=fashion-cross-entropy:{\"data\":{\"shift\":2},\"model\":{\"network\":\"encoder\",\"latentDim\":32,$ENC},\"train\":{\"steps\":6000,\"batchSize\":512,\"checkpointEvery\":0}}"
 cat "$o"/f/summary.jsonl 2>/dev/null
 cd "$o" && tar czf call2.tar.gz p f 2>/dev/null; ls -la call2.tar.gz
