@@ -6,10 +6,10 @@
 # shift +-2). Writes $1/call2.tar.gz.
 o=${1:?out dir}
 mkdir -p "$o"
-timeout 90 bash bench/run_gpu.sh "$o/p" pipelines
-timeout 330 bash bench/run_gpu.sh "$o/p" conv-tiles
+timeout 80 bash bench/run_gpu.sh "$o/p" pipelines
+timeout 300 bash bench/run_gpu.sh "$o/p" conv-tiles
 ENC='"encoder":{"channels":[32,64,64,128],"strides":[1,2,2,1],"groups":8,"headChannels":8,"headHidden":256}'
-left=$((570 - SECONDS))
+left=$((500 - SECONDS))
 ((left >= 110)) && CAP=110 bash tasks/recipes/h200.sh "$o/f" "$left" \
   "ce-s2-b512-6000=fashion-cross-entropy:{\"data\":{\"shift\":2},\"model\":{\"network\":\"encoder\",\"latentDim\":32,$ENC},\"train\":{\"steps\":6000,\"batchSize\":512,\"checkpointEvery\":0}}"
 cat "$o"/f/summary.jsonl 2>/dev/null
