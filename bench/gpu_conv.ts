@@ -50,9 +50,15 @@ export interface ConvRow {
 const H200_FP32_TFLOPS = 67;
 
 /**
- * The RF decoder's convolutions (tasks/recipes/fashion-joint-q128.json: channels [32, 64, 64], 2 res blocks;
- * 3x3 pad 1 and the 1x1 skips of blocks whose width changes) at its training batch of 256, each shape once:
- * the joint step's limit (issue 10's profile: 69% of the decoder's GPU time in conv2d).
+ * The RF decoder's convolution shapes (tasks/recipes/fashion-joint-q128.json: channels [32, 64, 64], 2 res
+ * blocks) at its training batch of 256, each once: its twelve 3x3 shapes and seven 1x1 ones (the skips of
+ * blocks whose width changes, and the attention block's projections at 7x7). Session 20's run
+ * (bench/results/2026-12-07-h100-session20/) had the first 13 of this list; the last six 1x1 shapes came after.
+ *
+ * @example
+ * ```ts ignore
+ * for (const c of decoderCases()) console.log(c.name); // dec_c1to32_28_k3 ... dec_c64to64_7_k1
+ * ```
  */
 export function decoderCases(N = 256): ConvCase[] {
   const k3 = (CI: number, CO: number, H: number) => ({ N, CI, CO, H, W: H, k: 3, pad: 1 });
@@ -72,6 +78,12 @@ export function decoderCases(N = 256): ConvCase[] {
     k3(96, 64, 14),
     k3(64, 64, 7),
     k3(128, 64, 7),
+    k1(64, 32, 28),
+    k1(32, 64, 14),
+    k1(96, 64, 14),
+    k1(128, 64, 14),
+    k1(128, 64, 7),
+    k1(64, 64, 7),
   ].map(named);
 }
 

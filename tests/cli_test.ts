@@ -63,8 +63,8 @@ Deno.test("cli: bad flags are usage errors named before any work (exit 2)", asyn
     ],
     [["fly"], /unknown command "fly"/],
     [
-      ["classify", "--run", "runs/x", "--tau", "-1", "a.png"],
-      /--tau: a value that starts with "-" needs "=", as in --tau=-1/,
+      ["classify", "--run", "runs/x", "--tau", "-0.5", "a.png"],
+      /--tau: a value that starts with "-" needs "=", as in --tau=-0\.5/,
     ],
     [["classify", "--run", "runs/x"], /no input images given/],
     [["classify", "--run", "runs/x", "a.npy", "b.png"], /either one \.npy file or PNG files/],

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { conv2d, type Conv2dOptions, gpu, type Tensor } from "../tensor/mod.ts";
-import { parseTile } from "../tensor/ops/conv_gemm.ts";
+import { parseTile, pickTile } from "../tensor/ops/conv_gemm.ts";
 import { assertClose, assertNoLeak, checkGrad, fromF64, randArray } from "./util.ts";
 
 interface Case {
@@ -175,20 +175,29 @@ Deno.test("conv2d rejects mismatched shapes", () => {
 
 Deno.test("conv2d: the kernel tuning follows LZN_TUNING, else the adapter kind (printed for tests/gpu_tuning_test.ts)", () => {
   const { tuning, isCpu } = gpu().adapter;
+  // The tile a 32-column GEMM gets (tests/gpu_tuning_test.ts reads it back under LZN_CONV_TILE).
   console.log(
-    `conv tuning: ${tuning} (adapter isCpu: ${isCpu}); conv tile: ${
-      Deno.env.get("LZN_CONV_TILE") ?? "default"
+    `conv tuning: ${tuning} (adapter isCpu: ${isCpu}); conv tile for 32 columns: ${
+      JSON.stringify(pickTile(32))
     }`,
   );
   const forced = Deno.env.get("LZN_TUNING");
   assert.equal(tuning, forced === "cpu" || forced === "gpu" ? forced : isCpu ? "cpu" : "gpu");
 });
 
-Deno.test("conv2d: LZN_CONV_TILE is parsed and checked against the generator's rules", () => {
+Deno.test("conv2d: LZN_CONV_TILE is parsed and checked against the generator's rules and the device's limits", () => {
   assert.deepEqual(parseTile("128x32x16x8x4"), { BM: 128, BN: 32, BK: 16, TM: 8, TN: 4 });
   assert.throws(() => parseTile("128x32x16x8"), /expected BMxBNxBKxTMxTN/);
-  assert.throws(() => parseTile("128x32x16x6x4"), /TM and TN must be multiples of 4/);
   assert.throws(() => parseTile("128x32x16x8x8x"), /expected BMxBNxBKxTMxTN/);
-  assert.throws(() => parseTile("512x64x16x4x4"), /at most 256/);
-  assert.throws(() => parseTile("128x32x48x8x4"), /divisible by BK/);
+  assert.throws(() => parseTile("128x32x16x6x4"), /TM and TN must be multiples of 4 dividing BM and BN/);
+  assert.throws(() => parseTile("100x32x16x8x4"), /TM and TN must be multiples of 4 dividing BM and BN/);
+  assert.throws(() => parseTile("128x32x48x8x4"), /128 threads: the count must be divisible by BK/);
+  assert.throws(() => parseTile("64x12x8x8x4"), /24 threads: the count must be divisible by BK and by BM\/4/);
+  const limits = { invocations: 256, storageBytes: 16384 };
+  assert.throws(() => parseTile("512x64x16x4x4", limits), /2048 threads: the device allows 256/);
+  assert.throws(
+    () => parseTile("128x64x32x8x8", limits),
+    /24576 bytes of workgroup memory: the device allows 16384/,
+  );
+  assert.deepEqual(parseTile("128x64x32x8x8"), { BM: 128, BN: 64, BK: 32, TM: 8, TN: 8 });
 });

@@ -7,7 +7,10 @@
  */
 import { strict as assert } from "node:assert";
 
-/** Runs test files in a child with `LZN_TUNING=gpu`; asserts it passed at least `least` tests; its output. */
+/**
+ * Runs test files in a child with `LZN_TUNING=gpu` (and `env` on top); asserts it passed at least `least`
+ * tests; its output.
+ */
 async function underGpuTuning(
   what: string,
   files: string[],
@@ -25,7 +28,9 @@ async function underGpuTuning(
   const err = new TextDecoder().decode(out.stderr);
   assert.ok(
     out.success,
-    `${what} suites failed under LZN_TUNING=gpu:\n${text.slice(-3000)}\n${err.slice(-2000)}`,
+    `${what} suites failed under ${JSON.stringify({ LZN_TUNING: "gpu", ...env })}:\n${text.slice(-3000)}\n${
+      err.slice(-2000)
+    }`,
   );
   const summary = /ok \| (\d+) passed \| 0 failed/.exec(text);
   assert.ok(
@@ -58,10 +63,13 @@ Deno.test("latent suites under the GPU tunings (LZN_TUNING=gpu) pass on this ada
 Deno.test("conv2d suite under a tile forced by LZN_CONV_TILE (bench/gpu_conv.ts's tile experiments) passes", async () => {
   // Twice the default's outputs per thread along c, half its threads; the CPU tuning's slab depth (8), so
   // lavapipe's compiles stay short (the GPU tunings' depth 16 took five minutes over three tiles).
-  const tile = "128x32x8x8x8";
   const text = await underGpuTuning("conv", ["tests/conv_test.ts"], 10, {
     LZN_TUNING: "cpu",
-    LZN_CONV_TILE: tile,
+    LZN_CONV_TILE: "128x32x8x8x8",
   });
-  assert.match(text, new RegExp(`conv tile: ${tile}`), "the child must have run the forced tile");
+  const forced = JSON.stringify({ BM: 128, BN: 32, BK: 8, TM: 8, TN: 8 });
+  assert.ok(
+    text.includes(`conv tile for 32 columns: ${forced}`),
+    "the child's GEMMs must have taken the forced tile",
+  );
 });

@@ -13,6 +13,16 @@ Runs deno test --doc --parallel on the test files and every documentation exampl
 set (tests/ and every package's examples), as in: deno task test tests/cli_test.ts`);
   Deno.exit(0);
 }
+/** An argument that names an existing file or folder (not the value of an option such as `--filter NAME`). */
+function isPath(arg: string): boolean {
+  if (arg.startsWith("-")) return false;
+  try {
+    Deno.statSync(arg);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const dirs = [
   "tests/",
   "tensor/",
@@ -34,7 +44,7 @@ const args = [
   "--allow-env",
   "--allow-run",
   ...Deno.args,
-  ...(Deno.args.some((a) => !a.startsWith("-")) ? [] : dirs),
+  ...(Deno.args.some(isPath) ? [] : dirs),
 ];
 // The Vulkan loader warns on every process start when XDG_RUNTIME_DIR is unset (headless CI); give it one.
 const env: Record<string, string> = {};

@@ -47,7 +47,7 @@ export async function runCli(args: string[]): Promise<number> {
         strict: true,
       });
     } catch (e) {
-      throw new UsageError(flagError((e as Error).message));
+      throw new UsageError(flagError((e as Error).message, rest));
     }
     if (parsed.values.help) {
       console.log(command.help);
@@ -78,10 +78,13 @@ export async function runCli(args: string[]): Promise<number> {
 
 /**
  * One line from `parseArgs`'s message. Its several-line "argument is ambiguous" (a value that starts with a
- * dash, as in `--tau -1`) becomes the fix: `--tau=-1`.
+ * dash, as in `--tau -1`) becomes the fix, with the value given: `--tau=-1`.
  */
-function flagError(message: string): string {
+function flagError(message: string, args: string[]): string {
   const ambiguous = message.match(/^Option '(--[\w-]+)' argument is ambiguous/);
-  if (ambiguous) return `${ambiguous[1]}: a value that starts with "-" needs "=", as in ${ambiguous[1]}=-1`;
+  if (ambiguous) {
+    const flag = ambiguous[1], value = args[args.indexOf(flag) + 1] ?? "-VALUE";
+    return `${flag}: a value that starts with "-" needs "=", as in ${flag}=${value}`;
+  }
   return message.split("\n")[0];
 }

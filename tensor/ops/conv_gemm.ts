@@ -198,31 +198,42 @@ let override: Tile | null | undefined;
 
 /**
  * The tile that `LZN_CONV_TILE=BMxBNxBKxTMxTN` (e.g. `128x32x16x8x4`) forces on every convolution GEMM, for
- * the tile experiments of `bench/gpu_conv.ts`; null when unset (or without env permission). A malformed
- * value throws at the first convolution, naming the rule it breaks.
+ * the tile experiments of `bench/gpu_conv.ts`; null when unset or when env access is not granted (checked
+ * without a prompt). A value the generator or the device cannot take throws at the first convolution,
+ * naming the rule it breaks.
  */
 function tileOverride(): Tile | null {
   if (override !== undefined) return override;
   let text: string | undefined;
   try {
-    text = Deno.env.get("LZN_CONV_TILE");
-  } catch { /* no env permission: no override */ }
-  override = text ? parseTile(text) : null;
+    if (Deno.permissions.querySync({ name: "env", variable: "LZN_CONV_TILE" }).state === "granted") {
+      text = Deno.env.get("LZN_CONV_TILE");
+    }
+  } catch { /* no permissions API: no override */ }
+  const { limits } = gpu().device;
+  override = text
+    ? parseTile(text, {
+      invocations: limits.maxComputeInvocationsPerWorkgroup,
+      storageBytes: limits.maxComputeWorkgroupStorageSize,
+    })
+    : null;
   return override;
 }
 
 /**
  * Parses `BMxBNxBKxTMxTN` and checks what the generator needs: TM and TN multiples of 4 dividing BM and BN,
- * and the workgroup's (BM/TM)(BN/TN) threads (at most 256) divisible by BK and by BM/4.
+ * and the workgroup's (BM/TM)(BN/TN) threads divisible by BK and by BM/4; with `limits`, also the device's
+ * threads per workgroup and its workgroup memory, (BM + BN) BK floats.
  *
  * @example
  * ```ts ignore
  * parseTile("128x32x16x8x4"); // { BM: 128, BN: 32, BK: 16, TM: 8, TN: 4 }
+ * parseTile("128x64x32x8x8", { invocations: 256, storageBytes: 16384 }); // throws: 24576 bytes of workgroup memory
  * ```
  */
-export function parseTile(text: string): Tile {
+export function parseTile(text: string, limits?: { invocations: number; storageBytes: number }): Tile {
   const v = text.split("x").map(Number);
-  const fail = (why: string) => {
+  const fail = (why: string): never => {
     throw new Error(`lzn: LZN_CONV_TILE=${text}: ${why}`);
   };
   if (v.length !== 5 || !v.every((n) => Number.isInteger(n) && n > 0)) {
@@ -231,6 +242,13 @@ export function parseTile(text: string): Tile {
   const [BM, BN, BK, TM, TN] = v;
   if (TM % 4 || TN % 4 || BM % TM || BN % TN) fail("TM and TN must be multiples of 4 dividing BM and BN");
   const T = (BM / TM) * (BN / TN);
-  if (T > 256 || T % BK || T % (BM / 4)) fail(`${T} threads: at most 256, divisible by BK and by BM/4`);
+  if (T % BK || T % (BM / 4)) fail(`${T} threads: the count must be divisible by BK and by BM/4`);
+  if (limits && T > limits.invocations) {
+    fail(`${T} threads: the device allows ${limits.invocations} per workgroup`);
+  }
+  const bytes = (BM + BN) * BK * 4;
+  if (limits && bytes > limits.storageBytes) {
+    fail(`${bytes} bytes of workgroup memory: the device allows ${limits.storageBytes}`);
+  }
   return { BM, BN, BK, TM, TN };
 }
