@@ -2,7 +2,7 @@
 # The GPU benchmark runner: lzn's kernels and the peers (PyTorch fp32 with TF32 off, jax-js on Deno WebGPU)
 # in one call on one GPU. Each part writes JSON into OUTDIR and prints a table; a failing part is recorded
 # and the rest still run.
-#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|conv-tiles|peers|steps|steps-joint|profile|pipelines ...]
+#   usage: bash bench/run_gpu.sh OUTDIR [core|latent|conv|conv-tiles|winograd|peers|steps|steps-joint|profile|pipelines ...]
 #   (default: core conv latent peers)
 # `steps` is issue 10's training-step comparison: lzn's Fashion classifier recipe (batch 512) for 500 steps,
 # its steps/s read from the last progress line (a window of 100 steps), then bench/peers/torch_steps.py (the
@@ -15,7 +15,8 @@
 # `pipelines` is bench/pipeline_count.ts on the joint q128 recipe: the pipelines its first two steps build and
 # what creating them cost (run it first in a fresh machine's first call, before the driver's cache is warm).
 # `conv-tiles` times the RF decoder's convolutions (bench/gpu_conv.ts --decoder) under the default tiles and
-# under each tile of CONV_TILES forced by LZN_CONV_TILE, then PyTorch (cuDNN) on the same shapes.
+# under each tile of CONV_TILES forced by LZN_CONV_TILE, then PyTorch (cuDNN) on the same shapes. `winograd`
+# is bench/winograd.ts: Winograd F(2x2,3x3) written with the library's ops against conv2d on those 3x3 shapes.
 # On the lent H200: bash .gpu/setup.sh && bash bench/run_gpu.sh "$OUT"   (carry .gpu, bench/peers/node_modules)
 set -uo pipefail
 out=${1:?usage: bench/run_gpu.sh OUTDIR [parts...]}
@@ -64,6 +65,7 @@ for p in $parts; do
         step "conv_tiles_$t" env LZN_CONV_TILE="$t" deno run -A bench/gpu_conv.ts "$out/conv_tiles_$t.json" --decoder --target-ms 100 --samples 5
       done
       step torch_conv_decoder python3 bench/peers/torch_core.py "$out/torch_conv_decoder.json" --decoder ;;
+    winograd) step winograd deno run -A bench/winograd.ts "$out/winograd.json" ;;
     pipelines) step pipelines deno run -A bench/pipeline_count.ts tasks/recipes/fashion-joint-q128.json --steps 2 ;;
     *) echo "unknown part $p" ;;
   esac
