@@ -13,6 +13,7 @@
  * @module
  */
 import { conv2d, gpu, synchronize, type Tensor, tensor } from "../tensor/mod.ts";
+import { random } from "./gpu_conv.ts";
 
 function benchScale(): "small" | "full" {
   let v: string | undefined;
@@ -28,16 +29,6 @@ function benchScale(): "small" | "full" {
 const full = benchScale() === "full";
 // Deno's completion wait costs ~10 ms, so a full-size iteration chains enough launches to amortise it.
 const reps = full ? 100 : 1;
-
-function random(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2147483648 - 1) * scale;
-  }
-  return out;
-}
 
 function register(N: number, C: number, HW: number, k: number): void {
   const pad = (k - 1) >> 1;

@@ -104,7 +104,15 @@ export function convCases(small: boolean): ConvCase[] {
   ];
 }
 
-function median(xs: number[]): number {
+/**
+ * The median of a list of numbers.
+ *
+ * @example
+ * ```ts ignore
+ * median([3, 1, 2]); // 2
+ * ```
+ */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const h = s.length >> 1;
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
@@ -144,12 +152,20 @@ async function time(launch: () => void, reps: number, samples: number, targetMs:
   return out;
 }
 
-function random(n: number, seed: number): Float32Array {
+/**
+ * `n` deterministic floats in [-scale, scale) from a 32-bit LCG (the benchmarks' inputs).
+ *
+ * @example
+ * ```ts ignore
+ * const x = random(4, 1, 0.5); // four floats in [-0.5, 0.5)
+ * ```
+ */
+export function random(n: number, seed: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0;
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2147483648 - 1;
+    out[i] = (s / 2147483648 - 1) * scale;
   }
   return out;
 }

@@ -21,7 +21,7 @@
  */
 import { parseArgs } from "node:util";
 import { conv2d, gpu, matmul, pad, scope, slice, synchronize, type Tensor, tensor } from "../tensor/mod.ts";
-import { type ConvCase, decoderCases } from "./gpu_conv.ts";
+import { type ConvCase, decoderCases, median, random } from "./gpu_conv.ts";
 
 const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
 const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
@@ -101,11 +101,6 @@ function winogradConv(x: Tensor, w: Tensor, t: Transforms): Tensor {
   return outputTiles(matmul(weightTiles(w, t), inputTiles(x, t)), N, H, W, t);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[(s.length >> 1) - 1] + s[s.length >> 1]) / 2;
-}
-
 /**
  * Median ms per launch: R launches per sample (calibrated to ~targetMs), after a warm-up sample. Each launch
  * runs in a `scope`, so every tensor it makes is freed.
@@ -124,16 +119,6 @@ async function time(launch: () => void, samples: number, targetMs: number): Prom
   const out: number[] = [];
   for (let i = 0; i < samples; i++) out.push(await sample(r));
   return median(out);
-}
-
-function random(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2147483648 - 1) * scale;
-  }
-  return out;
 }
 
 /** One row of the table: a shape's times (ms) and the forward check. */
