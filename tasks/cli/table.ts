@@ -154,7 +154,9 @@ ${DEBUG}`),
 IMAGES: one .npy file (uint8 0..255 [n,28,28] or [n,784], or float in [0,1]) or 28x28 PNG files (grey,
 RGB, palette, 8/16-bit, interlaced; white ink on black, as MNIST). Prints "name<TAB>label" per image (or one
 JSON line with --json). Each image's latent is computed against the run's anchor bank (training anchors
-stored by its evaluation) and itself, so a label does not depend on the other images given.
+stored by its evaluation) and itself, so a label does not depend on the other images given. Inputs to try:
+examples/digits.npy (20 held-out MNIST digits) or examples/digit-7.png, e.g. after the demo:
+deno task classify --run runs/demo examples/digits.npy
 
   --run DIR          run directory of a classification or joint generation run (required)
   --tau T            prior-noise scale >= 0 (default 0, the zone centre)
