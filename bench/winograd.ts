@@ -163,51 +163,58 @@ export async function benchWinograd(
   const t: Transforms = { fin: inputFilters(), tw: weightTransform(), tout: outputTransform() };
   const rows: WinogradRow[] = [];
   for (const c of cases) {
-    const x = tensor(random(c.N * c.CI * c.H * c.W, 1), [c.N, c.CI, c.H, c.W]);
-    const w = tensor(random(c.CO * c.CI * 9, 2, 1 / Math.sqrt(c.CI * 9)), [c.CO, c.CI, 3, 3]);
-    const yd = conv2d(x, w, undefined, { padding: 1 }), yw = winogradConv(x, w, t);
-    const direct = await yd.toArray(), wino = await yw.toArray();
-    yd.dispose();
-    yw.dispose();
-    // The gradients too: both convolutions' dx and dw for one random upstream gradient.
-    const seed = tensor(random(direct.length, 3), [...yd.shape]);
-    const grads = async (f: (xg: Tensor, wg: Tensor) => Tensor) => {
-      const xg = x.detach().requireGrad(), wg = w.detach().requireGrad();
-      const y = f(xg, wg);
-      y.backward(seed);
-      const out = [await xg.grad!.toArray(), await wg.grad!.toArray()];
-      for (const a of [y, xg, wg]) a.dispose();
-      return out;
-    };
-    const [dxD, dwD] = await grads((xg, wg) => conv2d(xg, wg, undefined, { padding: 1 }));
-    const [dxW, dwW] = await grads((xg, wg) => winogradConv(xg, wg, t));
-    seed.dispose();
-    const u = weightTiles(w, t), v = inputTiles(x, t);
-    const fwdBwd = (f: (xg: Tensor, wg: Tensor) => Tensor) => {
-      const xg = x.detach().requireGrad(), wg = w.detach().requireGrad();
-      return () => {
-        const y = f(xg, wg);
-        y.sum().backward();
-        for (const g of [xg.grad, wg.grad]) g?.dispose();
-        xg.grad = wg.grad = undefined;
-      };
-    };
-    rows.push({
-      name: c.name,
-      directFwd: await time(() => void conv2d(x, w, undefined, { padding: 1 }), opts.samples, opts.targetMs),
-      winogradFwd: await time(() => void winogradConv(x, w, t), opts.samples, opts.targetMs),
-      gemmFwd: await time(() => void matmul(u, v), opts.samples, opts.targetMs),
-      directFwdBwd: await time(
-        fwdBwd((xg, wg) => conv2d(xg, wg, undefined, { padding: 1 })),
-        opts.samples,
-        opts.targetMs,
-      ),
-      winogradFwdBwd: await time(fwdBwd((xg, wg) => winogradConv(xg, wg, t)), opts.samples, opts.targetMs),
-      relErr: relErr(wino, direct),
-      dxRelErr: relErr(dxW, dxD),
-      dwRelErr: relErr(dwW, dwD),
-    });
-    for (const a of [x, w, u, v]) a.dispose();
+    // Every tensor of a case (inputs, intermediates, gradients) is freed when its scope ends.
+    rows.push(
+      await scope(async (): Promise<WinogradRow> => {
+        const x = tensor(random(c.N * c.CI * c.H * c.W, 1), [c.N, c.CI, c.H, c.W]);
+        const w = tensor(random(c.CO * c.CI * 9, 2, 1 / Math.sqrt(c.CI * 9)), [c.CO, c.CI, 3, 3]);
+        const yd = conv2d(x, w, undefined, { padding: 1 }), yw = winogradConv(x, w, t);
+        const direct = await yd.toArray(), wino = await yw.toArray();
+        // The gradients too: both convolutions' dx and dw for one random upstream gradient.
+        const seed = tensor(random(direct.length, 3), [...yd.shape]);
+        const grads = async (f: (xg: Tensor, wg: Tensor) => Tensor) => {
+          const xg = x.detach().requireGrad(), wg = w.detach().requireGrad();
+          const y = f(xg, wg);
+          y.backward(seed);
+          return [await xg.grad!.toArray(), await wg.grad!.toArray()];
+        };
+        const [dxD, dwD] = await grads((xg, wg) => conv2d(xg, wg, undefined, { padding: 1 }));
+        const [dxW, dwW] = await grads((xg, wg) => winogradConv(xg, wg, t));
+        const u = weightTiles(w, t), v = inputTiles(x, t);
+        const fwdBwd = (f: (xg: Tensor, wg: Tensor) => Tensor) => {
+          const xg = x.detach().requireGrad(), wg = w.detach().requireGrad();
+          return () => {
+            const y = f(xg, wg);
+            y.sum().backward();
+            for (const g of [xg.grad, wg.grad]) g?.dispose();
+            xg.grad = wg.grad = undefined;
+          };
+        };
+        return {
+          name: c.name,
+          directFwd: await time(
+            () => void conv2d(x, w, undefined, { padding: 1 }),
+            opts.samples,
+            opts.targetMs,
+          ),
+          winogradFwd: await time(() => void winogradConv(x, w, t), opts.samples, opts.targetMs),
+          gemmFwd: await time(() => void matmul(u, v), opts.samples, opts.targetMs),
+          directFwdBwd: await time(
+            fwdBwd((xg, wg) => conv2d(xg, wg, undefined, { padding: 1 })),
+            opts.samples,
+            opts.targetMs,
+          ),
+          winogradFwdBwd: await time(
+            fwdBwd((xg, wg) => winogradConv(xg, wg, t)),
+            opts.samples,
+            opts.targetMs,
+          ),
+          relErr: relErr(wino, direct),
+          dxRelErr: relErr(dxW, dxD),
+          dwRelErr: relErr(dwW, dwD),
+        };
+      }),
+    );
   }
   for (const a of [t.fin, t.tw, t.tout]) a.dispose();
   return rows;
