@@ -27,11 +27,9 @@ export {
   type DispatchTime,
   endDispatchTiming,
   flush,
-  readBuffer,
   recorderStats,
-  synchronize,
-  upload,
 } from "./recorder.ts";
+export { freeCachedMemory, readBuffer, synchronize, upload } from "./transfer.ts";
 export { type KernelProfile, type KernelTime, profileKernels } from "./profile.ts";
 export { binary, broadcastTo, cast, full, sumTo, unary, where } from "./ops/elementwise.ts";
 export {

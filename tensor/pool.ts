@@ -67,6 +67,8 @@ export class BufferPool {
   liveBytes = 0;
   /** Highest `liveBytes` seen since the last {@link BufferPool.resetPeak}. */
   peakBytes = 0;
+  /** Bytes of free buffers kept for reuse (GPU memory held but not in use; see {@link BufferPool.trim}). */
+  cachedBytes = 0;
 
   /**
    * Returns a buffer of at least `bytes` bytes: the free buffer of its size class with the smallest id. The
@@ -93,7 +95,8 @@ export class BufferPool {
         }
       }
     }
-    if (!found) {
+    if (found) this.cachedBytes -= found.size;
+    else {
       const buffer = gpu().device.createBuffer({ size, usage: USAGE });
       found = { buffer, size, id: this.#nextId++, lastEpoch: -1 };
     }
@@ -107,6 +110,7 @@ export class BufferPool {
   release(buf: PooledBuffer): void {
     this.live--;
     this.liveBytes -= buf.size;
+    this.cachedBytes += buf.size;
     let list = this.#free.get(buf.size);
     if (!list) this.#free.set(buf.size, list = []);
     // Insert in descending id order (binary search for the first entry with a smaller id).
@@ -119,10 +123,16 @@ export class BufferPool {
     list.splice(lo, 0, buf);
   }
 
-  /** Destroys every free buffer (frees GPU memory held for reuse). */
-  trim(): void {
+  /**
+   * Destroys every free buffer (frees GPU memory held for reuse) and returns the bytes freed. Recorded but
+   * unsubmitted work must not use them: users call `freeCachedMemory()`, which flushes first.
+   */
+  trim(): number {
     for (const list of this.#free.values()) for (const b of list) b.buffer.destroy();
     this.#free.clear();
+    const freed = this.cachedBytes;
+    this.cachedBytes = 0;
+    return freed;
   }
 
   /** Starts a new peak-memory measurement from the current live bytes. */

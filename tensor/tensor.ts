@@ -7,7 +7,7 @@
  */
 import { backward as runBackward, type GradNode, record, releaseNode } from "./autograd.ts";
 import { bufferPool, type PooledBuffer } from "./pool.ts";
-import { readBuffer, upload } from "./recorder.ts";
+import { readBuffer, upload } from "./transfer.ts";
 import { track, untrack } from "./scope.ts";
 import * as ew from "./ops/elementwise.ts";
 import * as red from "./ops/reduce.ts";

@@ -7,7 +7,7 @@
  * any other uncaptured WebGPU error fails the next readback instead of passing on what was computed after it.
  */
 import { strict as assert } from "node:assert";
-import { bufferPool, gpu, noGrad, scope, Tensor, tensor } from "@lzn/tensor";
+import { bufferPool, freeCachedMemory, gpu, noGrad, scope, Tensor, tensor } from "@lzn/tensor";
 import { sizeClass } from "../tensor/pool.ts";
 import { ImageEncoder, ResNetEncoder } from "@lzn/encoders";
 
@@ -139,4 +139,24 @@ Deno.test("an uncaptured WebGPU error fails the next readback in one line, once"
     t.dispose();
     invalid.destroy();
   }
+});
+
+Deno.test("freeCachedMemory gives the pool's free buffers back, and the next op allocates anew and is right", async () => {
+  const live = bufferPool.live;
+  const x = tensor([1, 2, 3, 4], [4]);
+  const y = scope(() => x.mul(3).add(1));
+  x.dispose();
+  assert.deepEqual(Array.from(await y.toArray()), [4, 7, 10, 13]);
+  y.dispose();
+  assert.ok(bufferPool.cachedBytes > 0, "released buffers are kept for reuse");
+  const cached = bufferPool.cachedBytes;
+  const freed = freeCachedMemory();
+  assert.ok(freed >= cached, `freed ${freed} >= the pool's ${cached} (plus staging)`);
+  assert.equal(bufferPool.cachedBytes, 0);
+  assert.equal(bufferPool.live, live, "live tensors untouched");
+  // The bind-group cache was cleared with the buffers: an op on new buffers must bind them, not stale ones.
+  const z = scope(() => tensor([5, 6], [2]).mul(2));
+  assert.deepEqual(Array.from(await z.toArray()), [10, 12]);
+  z.dispose();
+  assert.equal(bufferPool.live, live);
 });

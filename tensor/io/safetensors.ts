@@ -13,7 +13,8 @@
  */
 import { bufferPool } from "../pool.ts";
 import { crc32 } from "./crc32.ts";
-import { copyBuffer, readBuffer, upload } from "../recorder.ts";
+import { copyBuffer } from "../recorder.ts";
+import { readBuffer, upload } from "../transfer.ts";
 import { type DType, shapeSize, Tensor } from "../tensor.ts";
 
 /**
