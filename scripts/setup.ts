@@ -44,10 +44,12 @@ async function run(cmd: string, args: string[]): Promise<boolean> {
   }
 }
 
+// Read before anything else, so that every run (not only the one that must install) needs the permission.
+const isRoot = Deno.build.os === "linux" && Deno.uid() === 0;
 const name = Deno.build.os !== "linux" || hasVulkanDriver() ? await hasAdapter() : null;
 if (name) {
   console.log(`setup: WebGPU adapter: ${name}`);
-} else if (Deno.build.os === "linux" && Deno.uid?.() === 0) {
+} else if (isRoot) {
   console.log(
     "setup: no Vulkan WebGPU adapter; installing Mesa's CPU Vulkan driver (mesa-vulkan-drivers) ...",
   );

@@ -44,6 +44,8 @@ export interface ProgressReport {
   itPerSec: number;
   /** Steps skipped as non-finite so far. */
   skipped: number;
+  /** GPU memory the tensor buffer pool holds at the report, in use or cached for reuse (bytes); optional. */
+  gpuBytes?: number;
 }
 
 /**
@@ -54,6 +56,8 @@ export interface ProgressReport {
  * import { formatProgress } from "@lzn/tasks";
  * console.log(formatProgress({ step: 120, total: 600, loss: 0.3, terms: { label: 0.1, rf: 0.2 }, itPerSec: 1.85, skipped: 0 }));
  * // step 120/600  loss 0.3000 (label 0.1000, rf 0.2000)  1.85 it/s  ETA 4m19s
+ * console.log(formatProgress({ step: 5, total: 10, loss: 1, terms: {}, itPerSec: 5, skipped: 0, gpuBytes: 3 * 2 ** 29 }));
+ * // step  5/10  loss 1.0000  5.00 it/s  ETA 1s  GPU 1.50 GiB
  * ```
  */
 export function formatProgress(r: ProgressReport): string {
@@ -62,5 +66,11 @@ export function formatProgress(r: ProgressReport): string {
   const names = Object.keys(r.terms);
   const parts = names.length > 1 ? ` (${names.map((n) => `${n} ${r.terms[n].toFixed(4)}`).join(", ")})` : "";
   return `step ${String(r.step).padStart(width)}/${r.total}  loss ${r.loss.toFixed(4)}${parts}  ` +
-    `${r.itPerSec.toFixed(2)} it/s  ETA ${formatDuration(eta)}${r.skipped ? `  skipped ${r.skipped}` : ""}`;
+    `${r.itPerSec.toFixed(2)} it/s  ETA ${formatDuration(eta)}` +
+    (r.gpuBytes !== undefined ? `  GPU ${formatBytes(r.gpuBytes)}` : "") +
+    (r.skipped ? `  skipped ${r.skipped}` : "");
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 }

@@ -10,7 +10,16 @@
  * @module
  */
 import { join } from "node:path";
-import { clipGradNorm, finiteFlag, lrFactor, readTensors, scope, type Tensor, tensor } from "@lzn/tensor";
+import {
+  bufferPool,
+  clipGradNorm,
+  finiteFlag,
+  lrFactor,
+  readTensors,
+  scope,
+  type Tensor,
+  tensor,
+} from "@lzn/tensor";
 import { epochOrder, hashSeed, randomCrop, type Split } from "@lzn/data";
 import type { Recipe, RecipeConfig, RecipeModel, StepContext, TrainBatch } from "./recipe.ts";
 import { imageBatch, loadRunData } from "./run_data.ts";
@@ -237,6 +246,7 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
         terms,
         itPerSec: windowSteps / ((now - windowStart) / 1000),
         skipped,
+        gpuBytes: bufferPool.liveBytes + bufferPool.cachedBytes,
       };
       history.push(r);
       onProgress(r);

@@ -108,6 +108,14 @@ export async function acquireDevice(gpuApi: GPU | undefined): Promise<GpuContext
         : HOW_TO_GET_AN_ADAPTER,
     );
   }
+  if (instanceBackends?.noVulkan) {
+    // Linux without a Vulkan driver: Deno's wgpu falls back to OpenGL ES, where some kernels fail to build
+    // (seen: the fused alignment backward on Mesa's llvmpipe) and `deno test` can abort at exit.
+    console.error(
+      "lzn: no Vulkan driver found, so WebGPU runs on OpenGL ES, where some lzn kernels fail; install one " +
+        "(headless: sudo apt-get install mesa-vulkan-drivers, or `deno task setup` as root)",
+    );
+  }
   // Read the info before requestDevice: wgpu in Deno does not allow it afterwards.
   const info = adapter.info;
   const name = info.description || info.device || info.vendor || "unknown adapter";
@@ -165,7 +173,7 @@ export function takeGpuError(): string | undefined {
  * The backend set of this isolate's wgpu instance, fixed by the first request: Deno reads DENO_WEBGPU_BACKEND
  * only when it creates the instance, at the first `requestAdapter`, and keeps it for the life of the isolate.
  */
-let instanceBackends: { backends: string; driver?: string } | undefined;
+let instanceBackends: { backends: string; driver?: string; noVulkan?: boolean } | undefined;
 
 /**
  * Runs `fn` (the first `requestAdapter`) with DENO_WEBGPU_BACKEND=vulkan on Linux when a Vulkan driver is
@@ -192,7 +200,7 @@ async function withBackendChoice<T>(
 ): Promise<{ result: T; backends: string; driver?: string }> {
   if (instanceBackends) return { result: await fn(), ...instanceBackends };
   const name = "DENO_WEBGPU_BACKEND";
-  let set = false, driver: string | undefined, backends = "all";
+  let set = false, driver: string | undefined, backends = "all", noVulkan = false;
   try {
     if (Deno.build.os === "linux" && envGranted(name)) {
       const own = Deno.env.get(name);
@@ -201,10 +209,10 @@ async function withBackendChoice<T>(
         Deno.env.set(name, "vulkan");
         set = true;
         backends = "vulkan";
-      }
+      } else noVulkan = readable("/usr/share/vulkan") || readable("/usr/share");
     }
   } catch { /* no permission API (another runtime): leave the environment alone */ }
-  instanceBackends = { backends, driver: set ? driver : undefined };
+  instanceBackends = { backends, driver: set ? driver : undefined, noVulkan };
   try {
     return { result: await fn(), ...instanceBackends };
   } finally {

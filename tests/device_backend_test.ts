@@ -21,6 +21,7 @@ interface Probe {
   backends: string | null;
   error: string;
   envAfter: string | null;
+  stderr: string;
 }
 
 /** Runs the probe in a child with `env` on top of ours, DENO_WEBGPU_BACKEND removed unless `env` sets it. */
@@ -36,7 +37,7 @@ async function probe(env: Record<string, string>): Promise<Probe> {
   }).output();
   const text = new TextDecoder().decode(out.stdout).trim();
   assert.ok(out.success, `probe failed (${out.code}):\n${text}\n${new TextDecoder().decode(out.stderr)}`);
-  return JSON.parse(text.split("\n").at(-1)!);
+  return { ...JSON.parse(text.split("\n").at(-1)!), stderr: new TextDecoder().decode(out.stderr) };
 }
 
 /** A directory holding a stand-in Vulkan loader and driver manifest (neither loads: no adapter comes of them). */
@@ -94,6 +95,25 @@ Deno.test({
       assert.equal(p.envAfter, "", "the caller's value must stay as it was");
     } finally {
       await Deno.remove(fake.dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "without a Vulkan driver, an adapter from OpenGL ES comes with a one-line warning that says what to install",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    // An explicit driver list naming nothing that exists: lzn finds no Vulkan driver and leaves Deno's default.
+    const p = await probe({ VK_ICD_FILENAMES: "/nonexistent/lzn-icd.json" });
+    const warning = p.stderr.split("\n").filter((l) => l.startsWith("lzn: no Vulkan driver found"));
+    if (p.backends === null) {
+      // No OpenGL adapter on this machine either: the error says what to install instead.
+      assert.match(p.error, /mesa-vulkan-drivers/);
+    } else {
+      assert.equal(p.backends, "all");
+      assert.equal(warning.length, 1, `one warning line expected, stderr:\n${p.stderr}`);
+      assert.match(warning[0], /OpenGL ES.*apt-get install mesa-vulkan-drivers/);
     }
   },
 });

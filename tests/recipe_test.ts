@@ -116,6 +116,9 @@ Deno.test("a recipe defined in a test: label latents aligned into image zones tr
     const losses = run.history.map((r) => r.loss);
     assert.equal(run.state.step, 24);
     assert.deepEqual(Object.keys(run.history[0].terms), ["align"]);
+    // Each report carries the GPU memory the pool holds; training frees none of it, so it never falls.
+    const gpu = run.history.map((r) => r.gpuBytes ?? 0);
+    assert.ok(gpu[0] > 0 && gpu.every((b, i) => i === 0 || b >= gpu[i - 1]), `gpuBytes: ${gpu.join(" ")}`);
     const early = (losses[0] + losses[1]) / 2, late = (losses.at(-1)! + losses.at(-2)!) / 2;
     console.log(`label -> image alignment loss: ${losses.map((l) => l.toFixed(3)).join(" ")}`);
     assert.ok(late < early, `the alignment loss should fall: ${losses.join(" ")}`);

@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { gpu, parseConfig } from "@lzn/tensor";
+import { freeCachedMemory, gpu, parseConfig } from "@lzn/tensor";
 import { type AnyRecipeConfig, parseRecipeConfig, readConfigFile, recipeOf } from "../registry.ts";
 import { train } from "../trainer.ts";
 import { evaluateRun, loadRun } from "../run.ts";
@@ -54,6 +54,7 @@ async function trainAndEvaluate(
       trainSeconds: Math.round(run.state.seconds * 10) / 10,
     };
     if (!opts.noEval && run.state.step >= config.train.steps) {
+      freeCachedMemory(); // the training step's buffers: the evaluation allocates its own sizes
       const t0 = performance.now();
       const metrics = await evaluateRun(recipe, config, run.model, {
         run: {
