@@ -135,7 +135,7 @@ function topoOrder(root: Tensor): Tensor[] {
 
 /**
  * Back-propagates from `root` (a scalar unless `seed` is given), accumulating into every leaf's `.grad`,
- * then frees the graph.
+ * then frees the graph (a second call on the same `root` fails: compute it again).
  *
  * @example
  * ```ts
@@ -145,7 +145,14 @@ function topoOrder(root: Tensor): Tensor[] {
  * ```
  */
 export function backward(root: Tensor, seed?: Tensor): void {
-  if (!root.requiresGrad) throw new Error("lzn: backward() on a tensor that does not require grad");
+  if (!root.requiresGrad) {
+    throw new Error(
+      root.graphFreed
+        ? "lzn: backward() again on a graph that the first backward() freed: compute the loss again"
+        : "lzn: backward() on a tensor that does not require grad: none of its inputs has requiresGrad " +
+          "(a module's parameters have it; a tensor gets it with { requiresGrad: true })",
+    );
+  }
   if (!seed && root.size !== 1) {
     throw new Error(`lzn: backward() without a seed needs a scalar, got shape [${root.shape.join(", ")}]`);
   }
@@ -184,6 +191,13 @@ export function backward(root: Tensor, seed?: Tensor): void {
   });
   for (const g of grads.values()) g.dispose();
   for (const t of order) t.clearNode();
+  // A leaf disposed by its owner while the graph still held it is gone now: its gradient has no owner left.
+  for (const t of order) {
+    if (t.disposed && t.grad) {
+      t.grad.dispose();
+      t.grad = undefined;
+    }
+  }
 }
 
 /**

@@ -90,5 +90,5 @@ export {
   serializeSafetensors,
   writeFileAtomic,
 } from "./io/safetensors.ts";
-export { crossEntropy } from "./nn/losses.ts";
+export { crossEntropy, mseLoss } from "./nn/losses.ts";
 export { ntXent } from "./nn/contrastive.ts";

@@ -13,6 +13,7 @@ import * as ew from "./ops/elementwise.ts";
 import * as red from "./ops/reduce.ts";
 import { matmul, type MatmulOptions } from "./ops/matmul.ts";
 import { permute, slice } from "./ops/shape.ts";
+import { normAxis } from "./ops/grid.ts";
 import { logSoftmax, softmax } from "./ops/softmax.ts";
 
 /**
@@ -71,6 +72,13 @@ function checkShape(shape: readonly number[]): void {
   }
 }
 
+/** A caller's dtype (plain JavaScript has no type check): one of "f32", "i32", "u32". */
+function checkDtype(dtype: unknown): void {
+  if (dtype !== "f32" && dtype !== "i32" && dtype !== "u32") {
+    throw new Error(`lzn: dtype must be "f32", "i32" or "u32", got ${JSON.stringify(dtype)}`);
+  }
+}
+
 /**
  * An n-dimensional array on the GPU.
  *
@@ -97,6 +105,7 @@ export class Tensor {
   #ownerReleased = false;
   #requiresGrad: boolean;
   #node: GradNode | undefined;
+  #graphFreed = false;
 
   /** Internal: use {@link tensor}, {@link Tensor.empty} or an op. */
   constructor(shape: readonly number[], dtype: DType, storage: Storage | PooledBuffer, requiresGrad = false) {
@@ -120,6 +129,7 @@ export class Tensor {
    * ```
    */
   static empty(shape: readonly number[], dtype: DType = "f32"): Tensor {
+    checkDtype(dtype);
     return new Tensor(shape, dtype, bufferPool.acquire(Math.max(4, shapeSize(shape) * 4)));
   }
 
@@ -158,7 +168,15 @@ export class Tensor {
   clearNode(): void {
     const n = this.#node;
     this.#node = undefined;
-    if (n) releaseNode(n);
+    if (n) {
+      this.#graphFreed = true;
+      releaseNode(n);
+    }
+  }
+
+  /** Internal (autograd): whether a node this tensor had was dropped (by `backward()`), for its error message. */
+  get graphFreed(): boolean {
+    return this.#graphFreed;
   }
 
   /** Marks this tensor as a leaf that accumulates `.grad`. Returns `this`. */
@@ -225,7 +243,10 @@ export class Tensor {
     return (await this.toTypedArray())[0];
   }
 
-  /** Runs reverse-mode autograd from this scalar. */
+  /**
+   * Runs reverse-mode autograd from this scalar (or from any tensor with a `seed` of its shape), accumulating
+   * into every leaf's `.grad`, then frees the graph: a second `backward()` needs the loss computed again.
+   */
   backward(seed?: Tensor): void {
     runBackward(this, seed);
   }
@@ -409,7 +430,7 @@ export class Tensor {
   transpose(a = -2, b = -1): Tensor {
     const n = this.ndim;
     const axes = [...Array(n).keys()];
-    const ia = (a + n) % n, ib = (b + n) % n;
+    const ia = normAxis(a, n), ib = normAxis(b, n);
     [axes[ia], axes[ib]] = [axes[ib], axes[ia]];
     return permute(this, axes);
   }
@@ -417,8 +438,8 @@ export class Tensor {
   permute(axes: number[]): Tensor {
     return permute(this, axes);
   }
-  /** Elements `[start, end)` along `axis`. */
-  slice(axis: number, start: number, end: number): Tensor {
+  /** Elements `[start, end)` along `axis` (`end` defaults to the axis' length; indices clamp as in Python). */
+  slice(axis: number, start: number, end?: number): Tensor {
     return slice(this, axis, start, end);
   }
 
@@ -451,6 +472,7 @@ export function tensor(values: ArrayLike<number>, shape: number[], opts: TensorO
     );
   }
   const dtype = opts.dtype ?? "f32";
+  checkDtype(dtype);
   const data = dtype === "f32"
     ? (values instanceof Float32Array ? values : Float32Array.from(values))
     : dtype === "i32"

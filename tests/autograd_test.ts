@@ -44,7 +44,7 @@ Deno.test("noGrad: results do not require grad and backward through them throws"
   const x = tensor([1, 2], [2], { requiresGrad: true });
   const y = noGrad(() => x.mul(2).sum());
   assert.equal(y.requiresGrad, false);
-  assert.throws(() => y.backward(), /does not require grad/);
+  assert.throws(() => y.backward(), /does not require grad: none of its inputs has requiresGrad/);
   const z = x.mul(2).sum();
   assert.equal(z.requiresGrad, true, "recording resumes after noGrad");
   disposeAll(x, y, z);
@@ -201,6 +201,44 @@ Deno.test("backward frees the graph: a second backward over the same graph is no
   loss.backward();
   assert.equal(h.node, undefined, "interior nodes are released after backward");
   assertClose(await x.grad!.toArray(), [2, 4]);
-  assert.throws(() => loss.backward(), /does not require grad/);
+  assert.throws(
+    () => loss.backward(),
+    (e: Error) =>
+      e.message ===
+        "lzn: backward() again on a graph that the first backward() freed: compute the loss again",
+  );
   disposeAll(x, h, loss);
+});
+
+Deno.test("two async scopes awaited together: the one that ends first while the other is open says so", async () => {
+  const live = bufferPool.live;
+  const tick = () => new Promise((r) => setTimeout(r, 5));
+  const first = scope(async () => {
+    const a = tensor([1, 2], [2]).mul(2);
+    await tick();
+    return a.sum(); // the second scope is still open: this scope is not the innermost
+  });
+  const second = scope(async () => {
+    await tick();
+    await tick();
+    return tensor([3], [1]).mul(3);
+  });
+  const [r1, r2] = await Promise.allSettled([first, second]);
+  assert.equal(r1.status, "rejected");
+  assert.match(String((r1 as PromiseRejectedResult).reason), /^Error: lzn: async scopes interleaved/);
+  assert.equal(r2.status, "fulfilled");
+  (r2 as PromiseFulfilledResult<Tensor>).value.dispose();
+  assert.equal(bufferPool.live, live, "nothing leaked");
+});
+
+Deno.test("a leaf disposed before backward gets no gradient, so nothing leaks", () => {
+  const live = bufferPool.live;
+  const p = tensor([1, 2], [2], { requiresGrad: true });
+  const loss = scope(() => p.mul(2).sum());
+  p.dispose(); // the graph still holds p until backward frees it
+  loss.backward();
+  assert.equal(p.disposed, true);
+  assert.equal(p.grad, undefined);
+  loss.dispose();
+  assert.equal(bufferPool.live, live);
 });

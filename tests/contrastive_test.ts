@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { tensor } from "../tensor/mod.ts";
 import { ntXent } from "../tensor/nn/contrastive.ts";
-import { crossEntropy } from "../tensor/nn/losses.ts";
+import { crossEntropy, mseLoss } from "../tensor/nn/losses.ts";
 import { assertNoLeak, checkGrad, randArray } from "./util.ts";
 
 /** SimCLR's NT-Xent in float64: mean over the 2B rows, self-similarity left out of each denominator. */
@@ -111,4 +111,20 @@ Deno.test("crossEntropy: value and gradient against float64; large logits stay f
   assert.throws(() => crossEntropy(big.reshape([4]), Int32Array.of(0)), /logits must be \[n, classes\]/);
   big.dispose();
   loss.dispose();
+});
+
+Deno.test("mseLoss: value and gradient in both arguments against float64; shapes must match", async () => {
+  const a = randArray(6, 41, -2, 2), b = randArray(6, 42, -2, 2);
+  await checkGrad(
+    ([p, t]) => mseLoss(p, t).reshape([1]),
+    ([p, t]) => [p.reduce((s, v, i) => s + (v - t[i]) ** 2, 0) / p.length],
+    [{ shape: [3, 2], data: a }, { shape: [3, 2], data: b }],
+  );
+  const p = tensor([1, 2, 3], [3, 1]), t = tensor([1, 0, 0], [3]);
+  assert.throws(
+    () => mseLoss(p, t),
+    /^Error: lzn: mseLoss: prediction \[3, 1\] and target \[3\] differ in shape$/,
+  );
+  p.dispose();
+  t.dispose();
 });

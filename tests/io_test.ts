@@ -77,7 +77,11 @@ Deno.test("safetensors: file save is atomic and loads back; the header matches t
     assert.deepEqual([...await tensors.a.toArray()], [1, 2, 3, 4]);
     a.dispose();
     tensors.a.dispose();
-    await assert.rejects(() => loadSafetensors(`${dir}/missing.safetensors`), Deno.errors.NotFound);
+    await assert.rejects(() => loadSafetensors(`${dir}/missing.safetensors`), (e: Error) => {
+      assert.ok(e instanceof Deno.errors.NotFound, "the class says what happened");
+      assert.equal(e.message, `lzn: no safetensors file at ${dir}/missing.safetensors`);
+      return true;
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

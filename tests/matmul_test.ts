@@ -260,7 +260,19 @@ Deno.test("matmul backward with bias, a tile kernel and split-K", async () => {
 Deno.test("matmul errors: inner dims, 1-D operands, batch, bias", () => {
   const a = fromF64(randArray(6, 1), [2, 3]), b = fromF64(randArray(8, 2), [4, 2]);
   const v = fromF64(randArray(3, 3), [3]);
-  assert.throws(() => matmul(a, b), /inner dims differ: op\(a\) is \[2, 3\] and op\(b\) is \[4, 2\]/);
+  assert.throws(
+    () => matmul(a, b),
+    /inner dims differ: a is \[2, 3\] and b is \[4, 2\] \(a \[2, 3\], b \[4, 2\]\)$/,
+  );
+  // Where a transpose flag would make the shapes fit, the error names it.
+  assert.throws(
+    () => matmul(a, a),
+    /a is \[2, 3\] and b is \[2, 3\] .*; transB: true would multiply by b's transpose$/,
+  );
+  assert.throws(
+    () => matmul(a, a, { transB: true, transA: true }),
+    /aᵀ is \[3, 2\] and bᵀ is \[3, 2\] \(a \[2, 3\], b \[2, 3\]\)$/,
+  );
   assert.throws(() => matmul(a, v), /at least 2 dims/);
   const b3 = fromF64(randArray(24, 4), [2, 3, 4]), a3 = fromF64(randArray(18, 5), [3, 2, 3]);
   assert.throws(() => matmul(a3, b3), /batch dims .* do not broadcast/);

@@ -184,6 +184,29 @@ Deno.test("Adam: a negative or non-finite weight decay is rejected", () => {
   p.dispose();
 });
 
+Deno.test("Adam: groups of the wrong form, and a missing or non-finite lr, are one-line errors", () => {
+  const p = tensor([1], [1], { requiresGrad: true });
+  const bad = (groups: unknown) => () => new Adam(groups as never);
+  // The PyTorch habit: the parameters themselves instead of groups.
+  assert.throws(
+    bad([p]),
+    /^Error: lzn: Adam takes groups, as in new Adam\(\[\{ params: model.parameters\(\), lr: 1e-3 \}\]\); element 0 is a Tensor$/,
+  );
+  assert.throws(bad(p), /Adam takes groups.*; got a Tensor$/);
+  assert.throws(
+    bad([{ params: [p] }]),
+    /^Error: lzn: Adam group 0: lr undefined: the learning rate must be a finite number >= 0$/,
+  );
+  assert.throws(bad([{ params: [p], lr: NaN }]), /group 0: lr NaN: the learning rate must be/);
+  assert.throws(bad([{ params: [p], lr: -1 }]), /group 0: lr -1: the learning rate must be/);
+  // lr may be edited between steps: a bad one is caught at the step, before anything is recorded.
+  const opt = new Adam([{ params: [p], lr: 1e-3 }]);
+  opt.paramGroups[0].lr = Infinity;
+  assert.throws(() => opt.step(), /group 0: lr Infinity x lrScale 1: the learning rate must be/);
+  opt.dispose();
+  p.dispose();
+});
+
 Deno.test("Adam: a step flagged non-finite changes nothing, and the next step is as if it never happened", async () => {
   const p0 = f32(randArray(5, 5));
   const p = tensor(Float32Array.from(p0), [5], { requiresGrad: true });

@@ -4,6 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import {
+  bufferPool,
   concat,
   gather,
   oneHot,
@@ -83,6 +84,16 @@ Deno.test("permute: size-1 axes, negative axes, transpose() and integer dtypes",
   assert.deepEqual(t.shape, [3, 2]);
   assertClose(await t.toArray(), [1, 4, 2, 5, 3, 6]);
   assert.throws(() => permute(f, [0, 0]), /not a permutation/);
+  // An axis past the tensor's rank is an error, not wrapped around (transpose(0, 5) once swapped 0 and 1).
+  assert.throws(() => f.transpose(0, 5), /^Error: lzn: axis 5 out of range for a 2-d tensor$/);
+  assert.throws(() => f.transpose(-3, 0), /axis -3 out of range for a 2-d tensor/);
+  // A dtype outside the three is refused before anything is uploaded (plain JavaScript has no type check).
+  const live = bufferPool.live;
+  assert.throws(
+    () => tensor([1], [1], { dtype: "float32" as never }),
+    /^Error: lzn: dtype must be "f32", "i32" or "u32", got "float32"$/,
+  );
+  assert.equal(bufferPool.live, live);
   for (const v of [x, p, f, t]) v.dispose();
 });
 

@@ -387,7 +387,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
  * ```
  */
 export async function loadSafetensors(source: string | Uint8Array): Promise<SafetensorsContents<Tensor>> {
-  const bytes = typeof source === "string" ? await Deno.readFile(source) : source;
+  const bytes = typeof source === "string" ? await readFileOrSay(source) : source;
   let decoded: SafetensorsContents<HostTensor>;
   try {
     decoded = decodeSafetensors(bytes);
@@ -400,4 +400,25 @@ export async function loadSafetensors(source: string | Uint8Array): Promise<Safe
     tensors[name] = new Tensor(h.shape, h.dtype, upload(h.data));
   }
   return { tensors, metadata: decoded.metadata };
+}
+
+/**
+ * `Deno.readFile`, with a missing file or a denied read said in one line that names the file; the error keeps
+ * its class (`Deno.errors.NotFound`, ...), so callers can still tell a missing file from a broken one.
+ */
+async function readFileOrSay(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Deno.errors.NotFound(`lzn: no safetensors file at ${path}`);
+    }
+    if (e instanceof Deno.errors.NotCapable) {
+      throw new Deno.errors.NotCapable(`lzn: no permission to read ${path} (run with --allow-read)`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new Deno.errors.PermissionDenied(`lzn: the system denies reading ${path}`);
+    }
+    throw e;
+  }
 }

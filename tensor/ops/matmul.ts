@@ -70,15 +70,23 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     );
   }
   for (const t of bias ? [a, b, bias] : [a, b]) {
-    if (t.dtype !== "f32") throw new Error(`lzn: matmul is f32 only, got a ${t.dtype} tensor ${describe(t)}`);
+    if (t.dtype !== "f32") {
+      throw new Error(`lzn: matmul is f32 only, got a tensor of dtype ${t.dtype}, ${describe(t)}`);
+    }
   }
   const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
   const M = transA ? ac : ar, K = transA ? ar : ac;
   const Kb = transB ? bc : br, N = transB ? br : bc;
   if (K !== Kb) {
+    // Name the flag that would make the shapes fit, where one would.
+    const hint = !transB && bc === K
+      ? "; transB: true would multiply by b's transpose"
+      : !transA && ar === Kb
+      ? "; transA: true would multiply a's transpose"
+      : "";
     throw new Error(
-      `lzn: matmul inner dims differ: op(a) is [${M}, ${K}] and op(b) is [${Kb}, ${N}] ` +
-        `(a ${describe(a)}${transA ? " transposed" : ""}, b ${describe(b)}${transB ? " transposed" : ""})`,
+      `lzn: matmul inner dims differ: a${transA ? "ᵀ" : ""} is [${M}, ${K}] and b${transB ? "ᵀ" : ""} is ` +
+        `[${Kb}, ${N}] (a ${describe(a)}, b ${describe(b)})${hint}`,
     );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== N)) {

@@ -145,6 +145,29 @@ fn one_minus_exp(x: f32) -> f32 {
   P[i] = p - (u.lr / bc1) * (m / denom);
 }`;
 
+/** The groups must be `[{ params: Tensor[], lr }]` (a plain JavaScript caller has no type check to say so). */
+function checkGroups(groups: unknown): asserts groups is ParamGroup[] {
+  const usage = "Adam takes groups, as in new Adam([{ params: model.parameters(), lr: 1e-3 }])";
+  if (!Array.isArray(groups)) throw new Error(`lzn: ${usage}; got ${describe(groups)}`);
+  groups.forEach((g, i) => {
+    const params = (g as Partial<ParamGroup> | null)?.params;
+    if (!Array.isArray(params)) throw new Error(`lzn: ${usage}; element ${i} is ${describe(g)}`);
+    checkLr((g as ParamGroup).lr, `group ${i}: lr ${(g as ParamGroup).lr}`);
+  });
+}
+
+function checkLr(lr: unknown, what: string): void {
+  if (!(typeof lr === "number" && Number.isFinite(lr) && lr >= 0)) {
+    throw new Error(`lzn: Adam ${what}: the learning rate must be a finite number >= 0`);
+  }
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v === null || typeof v !== "object") return String(v);
+  return `a ${(v as object).constructor?.name ?? "object"}`;
+}
+
 /**
  * The Adam optimizer with parameter groups.
  *
@@ -172,6 +195,7 @@ export class Adam {
 
   /** Creates the optimizer and its (zero) moment buffers. */
   constructor(paramGroups: ParamGroup[], opts: AdamOptions = {}) {
+    checkGroups(paramGroups);
     this.paramGroups = paramGroups;
     this.options = {
       betas: opts.betas ?? [0.9, 0.999],
@@ -212,6 +236,7 @@ export class Adam {
   step(opts: StepOptions = {}): void {
     const flag = opts.finite ?? onesFlag();
     const scale = opts.lrScale ?? 1;
+    this.paramGroups.forEach((g, i) => checkLr(g.lr * scale, `group ${i}: lr ${g.lr} x lrScale ${scale}`));
     const { betas: [b1, b2], eps } = this.options;
     const k = kernel({
       name: "adam_update",
