@@ -150,7 +150,8 @@ export function backward(root: Tensor, seed?: Tensor): void {
       root.graphFreed
         ? "lzn: backward() again on a graph that the first backward() freed: compute the loss again"
         : "lzn: backward() on a tensor that does not require grad: none of its inputs has requiresGrad " +
-          "(a module's parameters have it; a tensor gets it with { requiresGrad: true })",
+          "(a module's parameters have it; a tensor gets it with { requiresGrad: true }), or an earlier " +
+          "backward() freed the graph they came from",
     );
   }
   if (!seed && root.size !== 1) {
@@ -191,13 +192,6 @@ export function backward(root: Tensor, seed?: Tensor): void {
   });
   for (const g of grads.values()) g.dispose();
   for (const t of order) t.clearNode();
-  // A leaf disposed by its owner while the graph still held it is gone now: its gradient has no owner left.
-  for (const t of order) {
-    if (t.disposed && t.grad) {
-      t.grad.dispose();
-      t.grad = undefined;
-    }
-  }
 }
 
 /**

@@ -112,7 +112,7 @@ export async function acquireDevice(gpuApi: GPU | undefined): Promise<GpuContext
     // Linux without a Vulkan driver: Deno's wgpu falls back to OpenGL ES, where some kernels fail to build
     // (seen: the fused alignment backward on Mesa's llvmpipe) and `deno test` can abort at exit.
     console.error(
-      "lzn: no Vulkan driver found, so WebGPU runs on OpenGL ES, where some lzn kernels fail; install one " +
+      "lzn: no Vulkan driver found, so WebGPU likely runs on OpenGL ES, where some lzn kernels fail; install one " +
         "(headless: sudo apt-get install mesa-vulkan-drivers, or `deno task setup` as root)",
     );
   }
@@ -209,7 +209,7 @@ async function withBackendChoice<T>(
         Deno.env.set(name, "vulkan");
         set = true;
         backends = "vulkan";
-      } else noVulkan = readable("/usr/share/vulkan") || readable("/usr/share");
+      } else noVulkan = readable("/"); // conclusive only where every path the search looks at is readable
     }
   } catch { /* no permission API (another runtime): leave the environment alone */ }
   instanceBackends = { backends, driver: set ? driver : undefined, noVulkan };

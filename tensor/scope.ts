@@ -36,30 +36,21 @@ function collect(value: unknown, out: Set<Scoped>, depth = 0): void {
   }
 }
 
-/**
- * Ends `set`'s scope. Returns false when it was not the innermost one: two async scopes interleaved, so
- * tensors of one may have been tracked by (and freed with) the other.
- */
-function close(set: Set<Scoped>, result: unknown): boolean {
-  const innermost = stack[stack.length - 1] === set;
+function close(set: Set<Scoped>, result: unknown): void {
   const keep = new Set<Scoped>();
   collect(result, keep);
   stack.splice(stack.lastIndexOf(set), 1);
   for (const t of set) if (!keep.has(t)) t.dispose();
   // Returned tensors move to the enclosing scope, as if created there.
   if (stack.length) { for (const t of keep) if (set.has(t)) stack[stack.length - 1].add(t); }
-  return innermost;
 }
-
-const INTERLEAVED =
-  "lzn: async scopes interleaved: a scope ended while one opened after it was still open, " +
-  "so tensors may have been freed with the wrong scope; await each scope before starting the next";
 
 /**
  * Runs `fn`; disposes every tensor created during it except those in its result (a tensor, or arrays /
- * plain objects of tensors). Works with async callbacks, as long as scopes are not interleaved: two async
- * scopes awaited together (`Promise.all`) track each other's tensors. An async scope that ends while a later
- * one is still open rejects with an error saying so; await each scope before starting the next.
+ * plain objects of tensors). Works with async callbacks, as long as scopes are not interleaved: a tensor is
+ * tracked by the innermost open scope, so with two async scopes awaited together (`Promise.all`), what one
+ * creates after an `await` may belong to the other and be freed when that one ends (the next use then fails
+ * with "use of a disposed tensor"). Await each scope before starting the next.
  *
  * @example
  * ```ts
@@ -80,7 +71,7 @@ export function scope<T>(fn: () => T): T {
   }
   if (result instanceof Promise) {
     return result.then((r) => {
-      if (!close(set, r)) throw new Error(INTERLEAVED);
+      close(set, r);
       return r;
     }, (e) => {
       close(set, undefined);

@@ -140,7 +140,14 @@ export class Tensor {
 
   /** The pooled buffer holding the elements (for kernels). */
   get buffer(): PooledBuffer {
-    if (this.#refs <= 0) throw new Error(`lzn: use of a disposed tensor of shape [${this.shape.join(", ")}]`);
+    if (this.#refs <= 0) {
+      throw new Error(
+        `lzn: use of a disposed tensor of shape [${
+          this.shape.join(", ")
+        }] (disposed by dispose() or by the ` +
+          "end of the scope it was created in; keep() exempts a tensor from scopes)",
+      );
+    }
     return this.#storage.buf;
   }
 
@@ -208,6 +215,11 @@ export class Tensor {
     if (--this.#refs > 0) return;
     if (--this.#storage.refs === 0) bufferPool.release(this.#storage.buf);
     this.clearNode();
+    // A backward that ran after the owner let go (a graph still held the tensor) may have left a gradient.
+    if (this.grad) {
+      this.grad.dispose();
+      this.grad = undefined;
+    }
   }
 
   /** `using t = ...` support. */

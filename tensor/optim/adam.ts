@@ -152,13 +152,13 @@ function checkGroups(groups: unknown): asserts groups is ParamGroup[] {
   groups.forEach((g, i) => {
     const params = (g as Partial<ParamGroup> | null)?.params;
     if (!Array.isArray(params)) throw new Error(`lzn: ${usage}; element ${i} is ${describe(g)}`);
-    checkLr((g as ParamGroup).lr, `group ${i}: lr ${(g as ParamGroup).lr}`);
+    checkLr((g as ParamGroup).lr, () => `group ${i}: lr ${(g as ParamGroup).lr}`);
   });
 }
 
-function checkLr(lr: unknown, what: string): void {
+function checkLr(lr: unknown, what: () => string): void {
   if (!(typeof lr === "number" && Number.isFinite(lr) && lr >= 0)) {
-    throw new Error(`lzn: Adam ${what}: the learning rate must be a finite number >= 0`);
+    throw new Error(`lzn: Adam ${what()}: the learning rate must be a finite number >= 0`);
   }
 }
 
@@ -236,7 +236,9 @@ export class Adam {
   step(opts: StepOptions = {}): void {
     const flag = opts.finite ?? onesFlag();
     const scale = opts.lrScale ?? 1;
-    this.paramGroups.forEach((g, i) => checkLr(g.lr * scale, `group ${i}: lr ${g.lr} x lrScale ${scale}`));
+    this.paramGroups.forEach((g, i) =>
+      checkLr(g.lr * scale, () => `group ${i}: lr ${g.lr} x lrScale ${scale}`)
+    );
     const { betas: [b1, b2], eps } = this.options;
     const k = kernel({
       name: "adam_update",
