@@ -35,11 +35,22 @@ async function hasAdapter(): Promise<string | null> {
   return name ? name : null;
 }
 
+/** Runs a command quietly (apt's progress lines are noise); its output is shown only when it fails. */
 async function run(cmd: string, args: string[]): Promise<boolean> {
   try {
-    const { success } = await new Deno.Command(cmd, { args, stdout: "inherit", stderr: "inherit" }).output();
-    return success;
-  } catch {
+    const out = await new Deno.Command(cmd, {
+      args,
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      console.error(`setup: ${cmd} ${args.join(" ")} failed (exit ${out.code}):\n${text.trim()}`);
+    }
+    return out.success;
+  } catch (e) {
+    console.error(`setup: cannot run ${cmd}: ${(e as Error).message}`);
     return false;
   }
 }
