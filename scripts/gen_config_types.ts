@@ -87,6 +87,12 @@ function typeName(id: string, io: Io): string {
 function doc(s: Json, indent: string): string {
   const parts: string[] = [];
   if (s.description) parts.push(s.description);
+  else if (s.$ref) {
+    // A field that is just a shared block (e.g. `data`) takes the block's own summary.
+    const id = String(s.$ref).replace("#/$defs/", "");
+    const block = BLOCKS.find(([name]) => name === id);
+    if (block) parts.push(block[2]);
+  }
   const empty = typeof s.default === "object" && s.default && !Array.isArray(s.default) &&
     Object.keys(s.default).length === 0;
   if (s.default !== undefined && !empty) {

@@ -196,6 +196,7 @@ export interface ClassificationConfig {
   recipe: "classification";
   /** Run name: checkpoints go to `runs/<name>/`; letters, digits, `-`, `_`, `.`. Default: `"lzn-classifier"`. */
   name: string;
+  /** Which data a run reads, and the augmentation of every training batch. */
   data: DataConfig;
   /** The model: what the checkpoint's tensors depend on. */
   model: {
@@ -276,6 +277,7 @@ export interface ClassificationConfigInput {
   recipe: "classification";
   /** Run name: checkpoints go to `runs/<name>/`; letters, digits, `-`, `_`, `.`. Default: `"lzn-classifier"`. */
   name?: string;
+  /** Which data a run reads, and the augmentation of every training batch. */
   data?: DataConfigInput;
   /** The model: what the checkpoint's tensors depend on. */
   model?: {
@@ -356,6 +358,7 @@ export interface GenerationConfig {
   recipe: "generation";
   /** Run name: checkpoints go to `runs/<name>/`; letters, digits, `-`, `_`, `.`. Default: `"lzn-generation"`. */
   name: string;
+  /** Which data a run reads, and the augmentation of every training batch. */
   data: DataConfig;
   /** The model: what the checkpoint's tensors depend on. */
   model: {
@@ -473,6 +476,7 @@ export interface GenerationConfigInput {
   recipe: "generation";
   /** Run name: checkpoints go to `runs/<name>/`; letters, digits, `-`, `_`, `.`. Default: `"lzn-generation"`. */
   name?: string;
+  /** Which data a run reads, and the augmentation of every training batch. */
   data?: DataConfigInput;
   /** The model: what the checkpoint's tensors depend on. */
   model?: {
@@ -590,6 +594,7 @@ export interface CrossEntropyConfig {
   recipe: "cross-entropy";
   /** Run name: checkpoints go to `runs/<name>/`; letters, digits, `-`, `_`, `.`. Default: `"cross-entropy"`. */
   name: string;
+  /** Which data a run reads, and the augmentation of every training batch. */
   data: DataConfig;
   /** The network: "reference" (the FID feature network) or "encoder" (the LZN image encoder). */
   model: {
@@ -655,7 +660,7 @@ export interface CrossEntropyConfigInput {
   recipe: "cross-entropy";
   /** Run name: checkpoints go to `runs/<name>/`; letters, digits, `-`, `_`, `.`. Default: `"cross-entropy"`. */
   name?: string;
-  /** Default: `{"shift":2}`. */
+  /** Which data a run reads, and the augmentation of every training batch. Default: `{"shift":2}`. */
   data?: DataConfigInput;
   /** The network: "reference" (the FID feature network) or "encoder" (the LZN image encoder). Default: `{"network":"encoder"}`. */
   model?: {
@@ -721,6 +726,7 @@ export interface RepresentationConfig {
   recipe: "representation";
   /** Run name: checkpoints go to `runs/<name>/`; letters, digits, `-`, `_`, `.`. Default: `"lzn-representation"`. */
   name: string;
+  /** Which data a run reads, and the augmentation of every training batch. */
   data: DataConfig;
   /** The two-view augmentation (spec §6.1, adapted to 28x28 grey images). */
   views: {
@@ -819,6 +825,7 @@ export interface RepresentationConfigInput {
   recipe: "representation";
   /** Run name: checkpoints go to `runs/<name>/`; letters, digits, `-`, `_`, `.`. Default: `"lzn-representation"`. */
   name?: string;
+  /** Which data a run reads, and the augmentation of every training batch. */
   data?: DataConfigInput;
   /** The two-view augmentation (spec §6.1, adapted to 28x28 grey images). */
   views?: {
