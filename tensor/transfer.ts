@@ -111,8 +111,10 @@ export async function synchronize(): Promise<void> {
  * @example
  * ```ts
  * import { bufferPool, freeCachedMemory, tensor } from "@lzn/tensor";
- * tensor([1, 2, 3], [3]).mul(2).dispose();
- * console.log(bufferPool.cachedBytes > 0); // true: the freed buffers stay in the pool
+ * const x = tensor([1, 2, 3], [3]);
+ * x.mul(2).dispose();
+ * x.dispose();
+ * console.log(bufferPool.cachedBytes > 0); // true: the released buffers stay in the pool
  * freeCachedMemory();
  * console.log(bufferPool.cachedBytes); // 0
  * ```
