@@ -43,7 +43,8 @@ export function encodeInChunks(
   width: number,
   encode: (batch: ImageBatch) => Tensor,
 ): Tensor {
-  if (isGradEnabled() || batch.count <= chunk) return encode(batch);
+  // Not `count <= chunk`: a count that is not a number goes to `encode` too, whose input check names it.
+  if (isGradEnabled() || !(batch.count > chunk)) return encode(batch);
   const pixels = batch.images.length / batch.count;
   const out = Tensor.empty([batch.count, width]);
   for (let i0 = 0; i0 < batch.count; i0 += chunk) {

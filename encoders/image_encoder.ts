@@ -281,6 +281,9 @@ export class ImageEncoder extends Module implements BatchEncoder<ImageBatch> {
   /** Uploads a host batch as `[N, C, H, W]`, checking its size. */
   toTensor(batch: ImageBatch): Tensor {
     const { imageSize: s, inChannels: c } = this.config;
+    if (!(Number.isInteger(batch.count) && batch.count >= 1)) {
+      throw new Error(`image encoder: a batch needs a count of at least 1 image, got ${batch.count}`);
+    }
     if (batch.images.length !== batch.count * c * s * s) {
       throw new Error(
         `image encoder: a batch of ${batch.count} images of ${c}x${s}x${s} needs ${

@@ -247,6 +247,9 @@ export class ResNetEncoder extends Module implements BatchEncoder<ImageBatch> {
   /** Uploads a host batch as `[N, C, H, W]`, checking its size. */
   toTensor(batch: ImageBatch): Tensor {
     const { imageSize: s, inChannels: c } = this.config;
+    if (!(Number.isInteger(batch.count) && batch.count >= 1)) {
+      throw new Error(`ResNet encoder: a batch needs a count of at least 1 image, got ${batch.count}`);
+    }
     const want = batch.count * c * s * s;
     if (batch.images.length !== want) {
       throw new Error(

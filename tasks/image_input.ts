@@ -65,7 +65,18 @@ export async function readImages(paths: string[], size = 28): Promise<ImageInput
     if (n === 0) throw new InputError(`${path} holds no images (shape [${shape.join(", ")}])`);
     let scale: number;
     if (dtype === "uint8") scale = 2 / 255;
-    else if (dtype === "float32" || dtype === "float64") {
+    else if (dtype === "int32") {
+      // numpy's default integer arrays: 0..255 as uint8 would hold them.
+      const bad = data.findIndex((v) => !(v >= 0 && v <= 255));
+      if (bad >= 0) {
+        throw new InputError(
+          `${path}: image ${Math.floor(bad / px)}, pixel ${bad % px} is ${
+            data[bad]
+          }; integer images must be 0..255`,
+        );
+      }
+      scale = 2 / 255;
+    } else if (dtype === "float32" || dtype === "float64") {
       for (let i = 0; i < data.length; i++) {
         const v = data[i];
         // NaN fails both comparisons' negation: checked explicitly so it is never mistaken for a pixel.
@@ -79,7 +90,7 @@ export async function readImages(paths: string[], size = 28): Promise<ImageInput
         }
       }
       scale = 2;
-    } else throw new InputError(`${path}: expected uint8 or float images, got ${dtype}`);
+    } else throw new InputError(`${path}: expected uint8, int32 or float images, got ${dtype}`);
     const images = new Float32Array(n * px);
     for (let i = 0; i < images.length; i++) images[i] = data[i] * scale - 1;
     return { batch: { images, count: n }, names: Array.from({ length: n }, (_, i) => `${path}[${i}]`) };

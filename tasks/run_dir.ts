@@ -139,6 +139,9 @@ export async function readRunState(dir: string, resolve?: (recipe: string) => Re
     if (e instanceof Deno.errors.IsADirectory) {
       throw new CheckpointError(`${path} is a directory, not a run state`);
     }
+    if (e instanceof Deno.errors.NotADirectory) {
+      throw new CheckpointError(`${dir} is a file: name the run directory (the one holding state.json)`);
+    }
     throw e;
   }
   let raw: Partial<RunState>;

@@ -211,7 +211,12 @@ export class LatentSpace<M extends Record<string, Modality> = Record<never, neve
     const { from, to } = route;
     this.#encoder(from); // unknown names fail when the task is built, not when it first runs
     if (to === undefined) {
-      const kind = route.output ?? "latents";
+      const kind: string = route.output ?? "latents";
+      if (kind !== "latents" && kind !== "anchors") {
+        throw new Error(
+          `LatentSpace.task: output must be "latents" or "anchors", got ${JSON.stringify(kind)}`,
+        );
+      }
       return {
         from,
         to,

@@ -129,17 +129,18 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
     throw new RangeError(`stopAfter must be a step >= 1, got ${opts.stopAfter}`);
   }
   await recipe.check?.(config);
+  // The inputs are checked before the lock creates the run directory: a config that cannot train leaves none.
+  const t = config.train;
+  const data = opts.data ?? await loadRunData(config.data, recipe.classes(config));
+  const batchesPerEpoch = Math.floor(data.train.count / t.batchSize);
+  if (batchesPerEpoch < 1) {
+    throw new RangeError(
+      `train.batchSize ${t.batchSize} is larger than the training set (${data.train.count} images)`,
+    );
+  }
   const lock = await lockRun(dir, log ?? undefined);
   let disposeAll = () => lock.release();
   try {
-    const t = config.train;
-    const data = opts.data ?? await loadRunData(config.data, recipe.classes(config));
-    const batchesPerEpoch = Math.floor(data.train.count / t.batchSize);
-    if (batchesPerEpoch < 1) {
-      throw new RangeError(
-        `train.batchSize ${t.batchSize} is larger than the training set (${data.train.count} images)`,
-      );
-    }
     const arch = await architectureHash(recipe, config);
     let previous: RunState | undefined;
     if (await hasCheckpoint(dir)) {
@@ -182,7 +183,11 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
         for (const x of Object.values(tensors)) x.dispose();
       }
       ({ step, skipped, seconds } = previous);
-      log?.(`resume: ${dir} at step ${step} of ${t.steps}`);
+      log?.(
+        step >= t.steps
+          ? `resume: ${dir} is at step ${step}, already at or past train.steps ${t.steps}: nothing to train`
+          : `resume: ${dir} at step ${step} of ${t.steps}`,
+      );
     }
 
     await recipe.start?.(model, config, { data, runDir: dir, step });

@@ -4,7 +4,17 @@
  * last GroupNorm of each branch, shapes, the parameter count formula, latents, and config errors.
  */
 import { strict as assert } from "node:assert";
-import { ConfigError, InitRng, type Layer, type Module, scope, tensor } from "../tensor/mod.ts";
+import {
+  bufferPool,
+  ConfigError,
+  InitRng,
+  type Layer,
+  type Module,
+  noGrad,
+  scope,
+  tensor,
+} from "../tensor/mod.ts";
+import { ImageEncoder } from "../encoders/image_encoder.ts";
 import { computeLatents } from "../latent/mod.ts";
 import { ResidualBlock } from "../encoders/resnet_blocks.ts";
 import { ResNetEncoder, ResNetEncoderConfig } from "../encoders/resnet_encoder.ts";
@@ -330,4 +340,22 @@ Deno.test("ResNetEncoder: a bad config fails with every problem and its path", (
   );
   assert.throws(() => new ResNetEncoder({ latentDim: 16, strides: [1, 3, 2] as (1 | 2)[] }), /strides\[1\]/);
   assert.throws(() => new ResNetEncoder({ latentDim: 16, depth: 50 } as never), /depth/);
+});
+
+Deno.test("encoders: an empty batch, or a count that is not a whole number, is one clear error", () => {
+  const live = bufferPool.live;
+  const encoders = [
+    new ImageEncoder({ latentDim: 8, seed: 1 }),
+    new ResNetEncoder({ latentDim: 8, seed: 1 }),
+  ];
+  for (const enc of encoders) {
+    for (const count of [0, 1.5, NaN]) {
+      assert.throws(
+        () => noGrad(() => enc.anchors({ images: new Float32Array(0), count })),
+        new RegExp(`encoder: a batch needs a count of at least 1 image, got ${count}$`),
+      );
+    }
+  }
+  for (const enc of encoders) enc.dispose();
+  assert.equal(bufferPool.live, live);
 });

@@ -182,6 +182,12 @@ Deno.test("inputs: NPY round trip and errors; PNG files of other colour types; e
     1,
     `${ROOT}/ok.npy[1]`,
   ]);
+  // numpy's default integers (int32 here) read as 0..255, like uint8; outside that range, an error.
+  await write("int.npy", { dtype: "int32", shape: [1, 784], data: new Int32Array(784).fill(255) });
+  assert.equal((await readImages([`${ROOT}/int.npy`])).batch.images[0], 1);
+  const wide = new Int32Array(784);
+  wide[3] = 300;
+  await write("wide.npy", { dtype: "int32", shape: [1, 784], data: wide });
   const nan = new Float32Array(2 * 784).fill(0.5);
   nan[784 + 17] = NaN;
   await write("nan.npy", { dtype: "float32", shape: [2, 784], data: nan });
@@ -191,6 +197,7 @@ Deno.test("inputs: NPY round trip and errors; PNG files of other colour types; e
   const cases: [string[], RegExp][] = [
     [[`${ROOT}/nan.npy`], /nan\.npy: image 1, pixel 17 is NaN; float images must be finite/],
     [[`${ROOT}/empty.npy`], /empty\.npy holds no images/],
+    [[`${ROOT}/wide.npy`], /wide\.npy: image 0, pixel 3 is 300; integer images must be 0\.\.255$/],
     [[`${ROOT}/shape.npy`], /expected shape \[n, 28, 28\] or \[n, 784\], got \[2, 27\]/],
     [[`${ROOT}/missing.png`], /input file not found: .*missing\.png/],
     [[`${ROOT}/notpng.png`], /notpng\.png: .*not a PNG/],

@@ -45,6 +45,10 @@ Deno.test("typed graph: unknown names, missing parts, wrong stages and bad regis
     /modality "image" has no decoder; with decoders: "label"/,
   );
   assert.throws(() => space.task({ from: name("image"), to: name("text") }), /no modality "text"/);
+  assert.throws(
+    () => space.task({ from: name("image"), output: "representation" as never }),
+    /^Error: LatentSpace.task: output must be "latents" or "anchors", got "representation"$/,
+  );
   const decoderOnly = new LatentSpace(8).register("label", { decoder: new LabelDecoder(label) });
   assert.throws(
     () => decoderOnly.task({ from: name("label") }),

@@ -87,6 +87,24 @@ export function required(value: string | undefined, flag: string): string {
 }
 
 /**
+ * Checks before any work that the process may write the run directory `dir` (given by `flag`): the deno tasks
+ * may write only under `runs/` and `.cache/`, and the error says how to use another place.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkRunWritable } from "@lzn/tasks/cli";
+ * checkRunWritable("runs/demo", "--run");
+ * ```
+ */
+export function checkRunWritable(dir: string, flag: string): void {
+  if (Deno.permissions.querySync({ name: "write", path: resolve(dir) }).state === "granted") return;
+  throw new UsageError(
+    `${flag} ${dir}: this task may not write there (the deno tasks write only under runs/ and .cache/; ` +
+      "for another place run `deno run -A main.ts <command> ...`)",
+  );
+}
+
+/**
  * Checks an output file path before any work: it must not be one of the inputs, must not replace a file a
  * run owns (state, checkpoints, evaluation) or an existing file unless `force`, and the process must be
  * allowed to write it. Returns the path.

@@ -11,5 +11,5 @@
  * @module
  */
 export { type Command, type CommandName, COMMANDS } from "./table.ts";
-export { checkOutput, listFlag, numberFlag, required, UsageError } from "./args.ts";
+export { checkOutput, checkRunWritable, listFlag, numberFlag, required, UsageError } from "./args.ts";
 export { runCli } from "./main.ts";

@@ -10,6 +10,8 @@ import { type AnyRecipeConfig, parseRecipeConfig, readConfigFile, recipeOf } fro
 import { train } from "../trainer.ts";
 import { evaluateRun, loadRun } from "../run.ts";
 import { lockRun } from "../run_lock.ts";
+import { checkRunWritable } from "./args.ts";
+import { readRunState } from "../run_dir.ts";
 import type { Metrics } from "../recipe.ts";
 import { formatDuration } from "../progress.ts";
 
@@ -40,6 +42,7 @@ async function trainAndEvaluate(
 ): Promise<Record<string, unknown>> {
   const recipe = recipeOf(config);
   const runDir = opts.runDir ?? join("runs", config.name);
+  checkRunWritable(runDir, "--run");
   err(`train: recipe ${config.recipe}, run ${config.name} -> ${runDir} on ${gpu().adapter.name}`);
   const run = await train(recipe, config, {
     runDir,
@@ -144,6 +147,8 @@ export async function demoCommand(
 export async function evalCommand(
   opts: { runDir: string; raw?: boolean; taus?: number[]; batchSizes?: number[] },
 ): Promise<void> {
+  await readRunState(opts.runDir); // a missing run fails here, before the lock creates its directory
+  checkRunWritable(opts.runDir, "--run"); // eval.json and the lock
   const lock = await lockRun(opts.runDir, err);
   try {
     const run = await loadRun(opts.runDir, { weights: opts.raw ? "raw" : "ema" });
