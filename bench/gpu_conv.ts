@@ -57,6 +57,7 @@ const H200_FP32_TFLOPS = 67;
  *
  * @example
  * ```ts ignore
+ * import { decoderCases } from "./gpu_conv.ts";
  * for (const c of decoderCases()) console.log(c.name); // dec_c1to32_28_k3 ... dec_c64to64_7_k1
  * ```
  */
@@ -109,6 +110,7 @@ export function convCases(small: boolean): ConvCase[] {
  *
  * @example
  * ```ts ignore
+ * import { median } from "./gpu_conv.ts";
  * median([3, 1, 2]); // 2
  * ```
  */
@@ -157,6 +159,7 @@ async function time(launch: () => void, reps: number, samples: number, targetMs:
  *
  * @example
  * ```ts ignore
+ * import { random } from "./gpu_conv.ts";
  * const x = random(4, 1, 0.5); // four floats in [-0.5, 0.5)
  * ```
  */

@@ -152,6 +152,8 @@ function relErr(a: Float32Array, b: Float32Array): number {
  *
  * @example
  * ```ts ignore
+ * import { decoderCases } from "./gpu_conv.ts";
+ * import { benchWinograd } from "./winograd.ts";
  * const rows = await benchWinograd(decoderCases(2).filter((c) => c.k === 3), { samples: 3, targetMs: 20 });
  * console.log(rows.map((r) => `${r.name} ${r.relErr.toExponential(1)}`).join("\n"));
  * ```

@@ -39,6 +39,8 @@ export interface GenerationMetrics {
  * @example
  * ```ts ignore
  * import { loadReference, realStatistics } from "@lzn/metrics";
+ * import { loadDataset } from "@lzn/data";
+ * const { train } = await loadDataset("mnist");
  * const ref = await loadReference("metrics/reference/mnist.safetensors");
  * const stats = await realStatistics(ref, { pixels: train.images, count: train.count });
  * ```
@@ -54,7 +56,12 @@ export async function realStatistics(reference: LoadedReference, real: PixelImag
  * @example
  * ```ts ignore
  * import { generationMetrics, loadReference, realStatistics, toPixels } from "@lzn/metrics";
+ * import { loadDataset } from "@lzn/data";
+ * const { train } = await loadDataset("mnist");
  * const ref = await loadReference("metrics/reference/mnist.safetensors");
+ * const stats = await realStatistics(ref, { pixels: train.images, count: train.count });
+ * // 1000 generated images in [-1, 1] (from a decoder), and the class each was meant to be
+ * const samples = new Float32Array(1000 * 784), intended = new Int32Array(1000);
  * const m = await generationMetrics(ref, { pixels: toPixels(samples), count: 1000 }, stats, intended);
  * ```
  */

@@ -18,9 +18,10 @@ import type { RunState } from "./run_dir.ts";
  *
  * @example
  * ```ts ignore
- * import { computeBank, loadRun } from "@lzn/tasks";
- * const run = await loadRun("runs/demo");
- * const bank = computeBank((b) => run.model.space.anchors("image", b), train, 1000, 0);
+ * import { classification, computeBank, loadRun, loadRunData } from "@lzn/tasks";
+ * const run = await loadRun("runs/demo", { recipe: classification });
+ * const { train } = await loadRunData(run.config.data, run.config.model.classes);
+ * const { bank, labels } = computeBank((b) => run.model.space.anchors("image", b), train, 1000, 0);
  * ```
  */
 export function computeBank(
@@ -48,8 +49,11 @@ export function computeBank(
  *
  * @example
  * ```ts ignore
- * import { saveBank } from "@lzn/tasks";
- * await saveBank("runs/demo", bank, { step: 320, weights: "ema" });
+ * import { classification, computeBank, loadRun, loadRunData, saveBank } from "@lzn/tasks";
+ * const run = await loadRun("runs/demo", { recipe: classification });
+ * const { train } = await loadRunData(run.config.data, run.config.model.classes);
+ * const { bank } = computeBank((b) => run.model.space.anchors("image", b), train, 1000, 0);
+ * await saveBank(run.runDir, bank, { ...run.state, weights: run.weights });
  * ```
  */
 export async function saveBank(

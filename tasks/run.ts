@@ -60,19 +60,23 @@ export function shippedRecipe(name: string): Recipe {
 
 /**
  * Rebuilds the model stored in a run directory and loads its weights: the EMA shadows (default) or the raw
- * training weights. `recipe` is needed only for a recipe that is not shipped (e.g. one defined in a test).
+ * training weights. With `recipe` the run must be of that recipe, and the result is typed by it (its model's
+ * `space`, ...); without, the stored recipe name picks a shipped recipe. A recipe that is not shipped (one
+ * defined in a test) must be given.
  *
  * @example
  * ```ts ignore
- * import { loadRun } from "@lzn/tasks";
- * const run = await loadRun("runs/demo", { weights: "raw" });
+ * import { classification, loadRun, readImages } from "@lzn/tasks";
+ * const run = await loadRun("runs/demo", { recipe: classification, weights: "raw" });
+ * const { batch } = await readImages(["examples/digits.npy"]);
+ * const labels = await run.model.space.task({ from: "image", to: "label" }).run(batch);
  * run.dispose();
  * ```
  */
-export async function loadRun(
+export async function loadRun<C extends RecipeConfig = RecipeConfig, M extends RecipeModel = RecipeModel>(
   dir: string,
-  opts: { weights?: "ema" | "raw"; recipe?: Recipe } = {},
-): Promise<LoadedRun> {
+  opts: { weights?: "ema" | "raw"; recipe?: Recipe<C, M> } = {},
+): Promise<LoadedRun<C, M>> {
   const resolve = (name: string) => {
     if (opts.recipe && opts.recipe.name !== name) {
       throw new CheckpointError(`${dir} holds a run of recipe ${name}, not ${opts.recipe.name}`);
@@ -97,7 +101,15 @@ export async function loadRun(
     if (optimizers) disposeOptimizers(optimizers);
     for (const t of Object.values(tensors)) t.dispose();
   }
-  return { recipe, config: state.config, model, state, runDir: dir, weights, dispose: () => model.dispose() };
+  return {
+    recipe: recipe as Recipe<C, M>,
+    config: state.config as C,
+    model: model as M,
+    state,
+    runDir: dir,
+    weights,
+    dispose: () => model.dispose(),
+  };
 }
 
 /**

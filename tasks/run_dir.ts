@@ -178,8 +178,12 @@ export async function readRunState(dir: string, resolve?: (recipe: string) => Re
  *
  * @example
  * ```ts ignore
- * import { writeCheckpoint } from "@lzn/tasks";
- * await writeCheckpoint("runs/demo", tensors, stateWithoutFileName);
+ * import { loadCheckpointTensors, readRunState, writeCheckpoint } from "@lzn/tasks";
+ * // Copy a run's latest checkpoint into another run directory.
+ * const state = await readRunState("runs/demo");
+ * const tensors = await loadCheckpointTensors("runs/demo", state);
+ * const { tensors: _file, format: _format, ...rest } = state;
+ * await writeCheckpoint("runs/demo-copy", tensors, rest);
  * ```
  */
 export async function writeCheckpoint(

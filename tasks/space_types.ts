@@ -281,7 +281,12 @@ export interface Task<I, O> {
   readonly from: string;
   /** Target modality, or `undefined` for an embedding task. */
   readonly to: string | undefined;
-  /** Runs the task on one batch (inference: no gradients are recorded). */
+  /**
+   * Runs the task on one batch (inference: no gradients are recorded). Latents are computed over the batch's
+   * own anchors, as in training, so an item's answer can depend on the rest of its batch; pass
+   * `opts.bank` (a run's anchor bank, `loadBank`) for answers that do not, which is what the CLI's
+   * `classify` and `embed` do.
+   */
   run(input: I, opts?: TaskOptions): Promise<O>;
 }
 

@@ -155,9 +155,13 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
           );
         });
         if (previous.architectureHash !== arch) {
+          // Name what changed where the model block shows it; the hashes otherwise.
+          const changed = diffPaths(previous.config, config).filter((p) => p.startsWith("model."));
+          const what = changed.length
+            ? `changed: ${changed.join(", ")}`
+            : `architecture ${previous.architectureHash}, this config ${arch}`;
           throw new CheckpointError(
-            `${dir} holds a checkpoint of another model (architecture ${previous.architectureHash}, this config ` +
-              `${arch}); use another run name, or --fresh to discard it`,
+            `${dir} holds a checkpoint of another model (${what}); use another run name, or --fresh to discard it`,
           );
         }
       }

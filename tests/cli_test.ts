@@ -56,12 +56,17 @@ Deno.test("cli: bad flags are usage errors named before any work (exit 2)", asyn
       /--sampler: expected euler:N or rk45/,
     ],
     [["train", "--stop-after", "5"], /--config is required/],
-    [["eval", "--bogus"], /Unknown option '--bogus'/],
+    [["eval", "--bogus"], /^error: unknown option --bogus \(--help lists the options\)$/m],
+    [
+      ["eval", "--run", "runs/x", "--tau", "0"],
+      /^error: unknown option --tau; did you mean --taus\? \(--help/m,
+    ],
     [
       ["embed", "--run", "runs/x", "--out", `${ROOT}/e.npy`, "--kind", "pixels", "a.png"],
       /--kind must be latents, anchors or representation/,
     ],
-    [["fly"], /unknown command "fly"/],
+    [["fly"], /unknown command "fly"$/m],
+    [["clasify", "--run", "runs/x"], /unknown command "clasify"; did you mean classify\?$/m],
     [
       ["classify", "--run", "runs/x", "--tau", "-0.5", "a.png"],
       /--tau: a value that starts with "-" needs "=", as in --tau=-0\.5/,

@@ -118,7 +118,9 @@ Deno.test("run directory: another model, another recipe, an earlier format and d
   const wider = { ...config, model: { ...config.model, latentDim: 12 } };
   await assert.rejects(
     train(classification, wider, { ...quiet, runDir: dir }),
-    (e: Error) => e instanceof CheckpointError && /another model/.test(e.message),
+    (e: Error) =>
+      e instanceof CheckpointError &&
+      /another model \(changed: model\.latentDim 8 -> 12\); use another run name, or --fresh/.test(e.message),
   );
   const gen = parseRecipeConfig({ recipe: "generation", eval: { reference: "none" } }, "test");
   await assert.rejects(

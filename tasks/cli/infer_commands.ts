@@ -23,8 +23,8 @@ import type { Modality } from "../space_types.ts";
  *
  * @example
  * ```ts ignore
- * import type { InferenceOptions } from "@lzn/tasks/cli";
- * const opts: InferenceOptions = { runDir: "runs/demo", inputs: ["digits.npy"], tau: 0, seed: 0, batchRelative: false };
+ * import type { InferenceOptions } from "@lzn/tasks/cli/commands";
+ * const opts: InferenceOptions = { runDir: "runs/demo", inputs: ["examples/digits.npy"], tau: 0, seed: 0, batchRelative: false };
  * ```
  */
 export interface InferenceOptions {
@@ -80,8 +80,8 @@ async function bankOf(run: LoadedRun): Promise<Tensor> {
  *
  * @example
  * ```ts ignore
- * import { classifyCommand } from "@lzn/tasks/cli";
- * await classifyCommand({ runDir: "runs/demo", inputs: ["digits.npy"], tau: 0, seed: 0, batchRelative: false, json: true });
+ * import { classifyCommand } from "@lzn/tasks/cli/commands";
+ * await classifyCommand({ runDir: "runs/demo", inputs: ["examples/digits.npy"], tau: 0, seed: 0, batchRelative: false, json: true });
  * ```
  */
 export async function classifyCommand(opts: InferenceOptions & { json?: boolean }): Promise<void> {
@@ -124,7 +124,7 @@ export async function classifyCommand(opts: InferenceOptions & { json?: boolean 
  *
  * @example
  * ```ts ignore
- * import { embedCommand } from "@lzn/tasks/cli";
+ * import { embedCommand } from "@lzn/tasks/cli/commands";
  * await embedCommand({ runDir: "runs/demo", inputs: ["digits.npy"], out: "runs/z.npy", kind: "latents", tau: 0, seed: 0, batchRelative: false });
  * ```
  */

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { type CommandName, COMMANDS } from "./table.ts";
-import { UsageError } from "./args.ts";
+import { closest, UsageError } from "./args.ts";
 
 const MAIN_HELP = `lzn — Latent Zoning Networks on WebGPU
 
@@ -37,7 +37,10 @@ export async function runCli(args: string[]): Promise<number> {
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name as CommandName] : undefined;
   const debug = rest.includes("--debug");
   try {
-    if (!command) throw new UsageError(`unknown command "${name}"`);
+    if (!command) {
+      const near = closest(name, [...Object.keys(COMMANDS), "test"]);
+      throw new UsageError(`unknown command "${name}"${near ? `; did you mean ${near}?` : ""}`);
+    }
     let parsed;
     try {
       parsed = parseArgs({
@@ -47,7 +50,7 @@ export async function runCli(args: string[]): Promise<number> {
         strict: true,
       });
     } catch (e) {
-      throw new UsageError(flagError((e as Error).message, rest));
+      throw new UsageError(flagError((e as Error).message, rest, Object.keys(command.flags)));
     }
     if (parsed.values.help) {
       console.log(command.help);
@@ -78,13 +81,23 @@ export async function runCli(args: string[]): Promise<number> {
 
 /**
  * One line from `parseArgs`'s message. Its several-line "argument is ambiguous" (a value that starts with a
- * dash, as in `--tau -1`) becomes the fix, with the value given: `--tau=-1`.
+ * dash, as in `--tau -1`) becomes the fix, with the value given: `--tau=-1`; an unknown option names the
+ * nearest one the command has.
  */
-function flagError(message: string, args: string[]): string {
+function flagError(message: string, args: string[], flags: string[]): string {
   const ambiguous = message.match(/^Option '(--[\w-]+)' argument is ambiguous/);
   if (ambiguous) {
     const flag = ambiguous[1], value = args[args.indexOf(flag) + 1] ?? "-VALUE";
     return `${flag}: a value that starts with "-" needs "=", as in ${flag}=${value}`;
+  }
+  // "Unknown option '--taus'. To specify a positional argument starting with a '-', ...": the option, and
+  // the nearest one this command has.
+  const unknown = message.match(/^Unknown option '(-{1,2}[^']*)'/);
+  if (unknown) {
+    const near = closest(unknown[1].replace(/^-+/, ""), flags);
+    return `unknown option ${unknown[1]}${
+      near ? `; did you mean --${near}?` : ""
+    } (--help lists the options)`;
   }
   return message.split("\n")[0];
 }

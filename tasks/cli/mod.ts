@@ -11,5 +11,13 @@
  * @module
  */
 export { type Command, type CommandName, COMMANDS } from "./table.ts";
-export { checkOutput, checkRunWritable, listFlag, numberFlag, required, UsageError } from "./args.ts";
+export {
+  checkOutput,
+  checkRunWritable,
+  closest,
+  listFlag,
+  numberFlag,
+  required,
+  UsageError,
+} from "./args.ts";
 export { runCli } from "./main.ts";

@@ -19,7 +19,7 @@ import { generateImages } from "../evaluation/sampling.ts";
  *
  * @example
  * ```ts ignore
- * import type { SampleOptions } from "@lzn/tasks/cli";
+ * import type { SampleOptions } from "@lzn/tasks/cli/commands";
  * const opts: SampleOptions = { runDir: "runs/j", out: "runs/j/grid.png", perClass: 8, seed: 0, tau: 1, prior: false, raw: false };
  * ```
  */
@@ -47,7 +47,7 @@ export interface SampleOptions {
  *
  * @example
  * ```ts ignore
- * import { sampleCommand } from "@lzn/tasks/cli";
+ * import { sampleCommand } from "@lzn/tasks/cli/commands";
  * await sampleCommand({ runDir: "runs/j", out: "runs/j/grid.png", perClass: 8, seed: 0, tau: 1, prior: false, raw: false });
  * ```
  */

@@ -24,7 +24,7 @@ const err = (line: string) => console.error(line);
  *
  * @example
  * ```ts ignore
- * import { DEMO_CONFIG } from "@lzn/tasks/cli";
+ * import { DEMO_CONFIG } from "@lzn/tasks/cli/commands";
  * console.log(DEMO_CONFIG.train.steps); // 320
  * ```
  */
@@ -83,7 +83,7 @@ async function trainAndEvaluate(
  *
  * @example
  * ```ts ignore
- * import { trainCommand } from "@lzn/tasks/cli";
+ * import { trainCommand } from "@lzn/tasks/cli/commands";
  * await trainCommand({ config: "tasks/recipes/cpu/classification.json", fresh: true });
  * ```
  */
@@ -100,7 +100,7 @@ export async function trainCommand(
  *
  * @example
  * ```ts ignore
- * import { demoCommand } from "@lzn/tasks/cli";
+ * import { demoCommand } from "@lzn/tasks/cli/commands";
  * await demoCommand({ steps: 20, runDir: "runs/demo-short" });
  * ```
  */
@@ -140,7 +140,7 @@ export async function demoCommand(
  *
  * @example
  * ```ts ignore
- * import { evalCommand } from "@lzn/tasks/cli";
+ * import { evalCommand } from "@lzn/tasks/cli/commands";
  * await evalCommand({ runDir: "runs/demo", taus: [0, 0.4] });
  * ```
  */

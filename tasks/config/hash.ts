@@ -62,9 +62,11 @@ export function architectureHash<C extends RecipeConfig>(recipe: Recipe<C>, conf
  * What reading a stored run needs of its recipe: parse its config, recompute its architecture hash.
  *
  * @example
- * ```ts ignore
- * import { classification, parseWith, readRunState } from "@lzn/tasks";
- * const state = await readRunState("runs/demo", parseWith(classification));
+ * ```ts
+ * import { classification, parseWith } from "@lzn/tasks";
+ * const { parse, architecture } = parseWith(classification);
+ * const config = parse({ recipe: "classification", model: { latentDim: 16 } }, "an example");
+ * console.log(await architecture(config)); // the hash a checkpoint of this model is stored with
  * ```
  */
 export function parseWith<C extends RecipeConfig>(recipe: Recipe<C>): {

@@ -99,9 +99,10 @@ export interface AccuracyReport {
  *
  * @example
  * ```ts ignore
- * import { evaluateAccuracy, loadRun } from "@lzn/tasks";
- * const run = await loadRun("runs/demo");
- * const report = await evaluateAccuracy(run.model.space, run.data.test, { batchSizes: [1000], taus: [0, 1], seed: 0 });
+ * import { classification, evaluateAccuracy, loadRun, loadRunData } from "@lzn/tasks";
+ * const run = await loadRun("runs/demo", { recipe: classification });
+ * const { test } = await loadRunData(run.config.data, run.config.model.classes);
+ * const report = await evaluateAccuracy(run.model.space, test, { batchSizes: [1000], taus: [0, 1], seed: 0 });
  * console.log(report.headline.accuracy);
  * ```
  */
@@ -163,9 +164,12 @@ export async function evaluateAccuracy(
  *
  * @example
  * ```ts ignore
- * import { classifyWithBank, loadRun } from "@lzn/tasks";
- * const run = await loadRun("runs/demo");
- * const labels = await classifyWithBank(run.model.space, images, run.bank!, { tau: 0, seed: 0 });
+ * import { classification, classifyWithBank, loadBank, loadRun, readImages } from "@lzn/tasks";
+ * const run = await loadRun("runs/demo", { recipe: classification });
+ * const { bank, reason } = await loadBank(run.runDir, run.state, run.weights);
+ * if (!bank) throw new Error(reason);
+ * const { batch } = await readImages(["examples/digit-3.png"]);
+ * const labels = await classifyWithBank(run.model.space, batch, bank, { tau: 0, seed: 0 });
  * ```
  */
 export async function classifyWithBank(

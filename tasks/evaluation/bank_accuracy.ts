@@ -16,8 +16,11 @@ import { imageBatch } from "../run_data.ts";
  *
  * @example
  * ```ts ignore
- * import { bankAccuracy } from "@lzn/tasks";
- * const { bankAccuracy: acc } = await bankAccuracy(space, { eval: { bank: 1000, seed: 0 } }, ctx, 0);
+ * import { bankAccuracy, classification, loadRun, loadRunData } from "@lzn/tasks";
+ * const run = await loadRun("runs/demo", { recipe: classification });
+ * const data = await loadRunData(run.config.data, run.config.model.classes);
+ * const ctx = { data, log: console.error };
+ * const { bankAccuracy: acc } = await bankAccuracy(run.model.space, { eval: { bank: 1000, seed: 0 } }, ctx, 0);
  * ```
  */
 export async function bankAccuracy(

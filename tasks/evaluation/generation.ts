@@ -69,8 +69,9 @@ export async function referenceOf(config: GenerationConfig): Promise<LoadedRefer
  *
  * @example
  * ```ts ignore
- * import { evaluateGeneration, loadRun } from "@lzn/tasks";
- * const run = await loadRun("runs/fashion-joint");
+ * import { evaluateGeneration, generation, loadRun, loadRunData } from "@lzn/tasks";
+ * const run = await loadRun("runs/fashion-joint", { recipe: generation });
+ * const data = await loadRunData(run.config.data, run.config.model.classes);
  * const metrics = await evaluateGeneration(run.model, run.config, { data, log: console.error });
  * ```
  */

@@ -24,8 +24,9 @@ type FeatureKind = RepresentationConfig["eval"]["features"][number];
  *
  * @example
  * ```ts ignore
- * import { featuresOf, loadRun } from "@lzn/tasks";
- * const run = await loadRun("runs/rep");
+ * import { featuresOf, loadRun, loadRunData, representation } from "@lzn/tasks";
+ * const run = await loadRun("runs/rep", { recipe: representation });
+ * const { test } = await loadRunData(run.config.data, 10);
  * const set = await featuresOf(run.model, test, "representation", { batchSize: 1000, seed: 0 });
  * ```
  */
@@ -67,8 +68,9 @@ export async function featuresOf(
  *
  * @example
  * ```ts ignore
- * import { evaluateRepresentation, loadRun } from "@lzn/tasks";
- * const run = await loadRun("runs/rep");
+ * import { evaluateRepresentation, loadRun, loadRunData, representation } from "@lzn/tasks";
+ * const run = await loadRun("runs/rep", { recipe: representation });
+ * const data = await loadRunData(run.config.data, 10);
  * const metrics = await evaluateRepresentation(run.model, run.config, { data, log: console.error });
  * ```
  */

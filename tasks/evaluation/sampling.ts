@@ -60,8 +60,8 @@ export interface Generated {
  *
  * @example
  * ```ts ignore
- * import { generateImages, loadRun } from "@lzn/tasks";
- * const run = await loadRun("runs/fashion-joint");
+ * import { generateImages, generation, loadRun } from "@lzn/tasks";
+ * const run = await loadRun("runs/fashion-joint", { recipe: generation });
  * const g = await generateImages(run.model, { intended: Int32Array.from([0, 1, 2]) }, { tau: 1, seed: 0, sampler: { kind: "euler", steps: 10 } });
  * ```
  */

@@ -227,6 +227,7 @@ function tileOverride(): Tile | null {
  *
  * @example
  * ```ts ignore
+ * import { parseTile } from "./conv_gemm.ts";
  * parseTile("128x32x16x8x4"); // { BM: 128, BN: 32, BK: 16, TM: 8, TN: 4 }
  * parseTile("128x64x32x8x8", { invocations: 256, storageBytes: 16384 }); // throws: 24576 bytes of workgroup memory
  * ```
