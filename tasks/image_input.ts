@@ -66,7 +66,7 @@ export async function readImages(paths: string[], size = 28): Promise<ImageInput
     let scale: number;
     if (dtype === "uint8") scale = 2 / 255;
     else if (dtype === "int32") {
-      // numpy's default integer arrays: 0..255 as uint8 would hold them.
+      // Integer arrays (e.g. np.int32): 0..255 as uint8 would hold them.
       const bad = data.findIndex((v) => !(v >= 0 && v <= 255));
       if (bad >= 0) {
         throw new InputError(

@@ -34,7 +34,8 @@ export interface RunLock {
 /**
  * Creates `dir` if needed and takes its lock. Throws a {@link CheckpointError} naming the holder's pid if a
  * live process (this one included, through another handle) holds it; a stale lock file is taken over and
- * `log` is told. Taking the lock is also the write-permission check of a run: it fails before any work.
+ * `log` is told. Taking the lock is also the write-permission check of a run: it fails before the run
+ * directory is written (the CLI checks the permission earlier still, before loading data).
  *
  * @example
  * ```ts ignore

@@ -155,8 +155,8 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
           );
         });
         if (previous.architectureHash !== arch) {
-          // Name what changed where the model block shows it; the hashes otherwise.
-          const changed = diffPaths(previous.config, config).filter((p) => p.startsWith("model."));
+          // Name what changed in what the architecture hash covers; the hashes where that shows nothing.
+          const changed = diffPaths(recipe.architecture(previous.config as C), recipe.architecture(config));
           const what = changed.length
             ? `changed: ${changed.join(", ")}`
             : `architecture ${previous.architectureHash}, this config ${arch}`;

@@ -67,6 +67,11 @@ Deno.test("cli: bad flags are usage errors named before any work (exit 2)", asyn
     ],
     [["fly"], /unknown command "fly"$/m],
     [["clasify", "--run", "runs/x"], /unknown command "clasify"; did you mean classify\?$/m],
+    [["test"], /^error: the test suite runs as `deno task test`$/m],
+    [
+      ["classify", "--run", "runs/x", "-digit.png"],
+      /unknown option -digit\.png \(--help .*; a file name that starts with "-" goes after --, as in -- -digit\.png$/m,
+    ],
     [
       ["classify", "--run", "runs/x", "--tau", "-0.5", "a.png"],
       /--tau: a value that starts with "-" needs "=", as in --tau=-0\.5/,
@@ -137,7 +142,7 @@ Deno.test("cli: bad configs, files and run directories are one line each (exit 1
   assert.equal(denied.code, 2, denied.err);
   assert.match(
     denied.err,
-    /^error: --run \/tmp\/lzn-not-allowed: this task may not write there .*deno run -A main\.ts <command> \.\.\.`\)$/m,
+    /^error: --run \/tmp\/lzn-not-allowed: no permission to write there .*deno run -A main\.ts <command> \.\.\.`\)$/m,
   );
   await assert.rejects(Deno.stat("/tmp/lzn-not-allowed/run.lock"), Deno.errors.NotFound);
   // A command that fails on its inputs leaves nothing behind: no run directory for a run that is not there,

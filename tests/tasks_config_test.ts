@@ -120,7 +120,7 @@ Deno.test("run directory: another model, another recipe, an earlier format and d
     train(classification, wider, { ...quiet, runDir: dir }),
     (e: Error) =>
       e instanceof CheckpointError &&
-      /another model \(changed: model\.latentDim 8 -> 12\); use another run name, or --fresh/.test(e.message),
+      /another model \(changed: latentDim 8 -> 12\); use another run name, or --fresh/.test(e.message),
   );
   const gen = parseRecipeConfig({ recipe: "generation", eval: { reference: "none" } }, "test");
   await assert.rejects(

@@ -87,8 +87,9 @@ export function required(value: string | undefined, flag: string): string {
 }
 
 /**
- * Checks before any work that the process may write the run directory `dir` (given by `flag`): the deno tasks
- * may write only under `runs/` and `.cache/`, and the error says how to use another place.
+ * Checks before any work that the process may write the run directory `dir` (given by `flag`; an interactive
+ * run is asked): the deno tasks may write only under `runs/` and `.cache/`, and the error says how to use
+ * another place.
  *
  * @example
  * ```ts ignore
@@ -97,9 +98,12 @@ export function required(value: string | undefined, flag: string): string {
  * ```
  */
 export function checkRunWritable(dir: string, flag: string): void {
-  if (Deno.permissions.querySync({ name: "write", path: resolve(dir) }).state === "granted") return;
+  const descriptor = { name: "write", path: resolve(dir) } as const;
+  let state = Deno.permissions.querySync(descriptor).state;
+  if (state === "prompt") state = Deno.permissions.requestSync(descriptor).state; // an interactive run asks
+  if (state === "granted") return;
   throw new UsageError(
-    `${flag} ${dir}: this task may not write there (the deno tasks write only under runs/ and .cache/; ` +
+    `${flag} ${dir}: no permission to write there (the deno tasks write only under runs/ and .cache/; ` +
       "for another place run `deno run -A main.ts <command> ...`)",
   );
 }

@@ -1,7 +1,7 @@
 /**
  * `@lzn/tasks/cli/commands`: the CLI's commands as functions, for scripts that want what `deno task train`
  * or `deno task classify` does (training then evaluating, the anchor bank, the output files) without a child
- * process. Unlike `@lzn/tasks/cli`, importing this acquires the GPU.
+ * process. Unlike `@lzn/tasks/cli`, this imports the whole library up front.
  *
  * @example
  * ```ts ignore

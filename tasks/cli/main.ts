@@ -38,6 +38,7 @@ export async function runCli(args: string[]): Promise<number> {
   const debug = rest.includes("--debug");
   try {
     if (!command) {
+      if (name.toLowerCase() === "test") throw new UsageError("the test suite runs as `deno task test`");
       const near = closest(name, [...Object.keys(COMMANDS), "test"]);
       throw new UsageError(`unknown command "${name}"${near ? `; did you mean ${near}?` : ""}`);
     }
@@ -50,7 +51,9 @@ export async function runCli(args: string[]): Promise<number> {
         strict: true,
       });
     } catch (e) {
-      throw new UsageError(flagError((e as Error).message, rest, Object.keys(command.flags)));
+      throw new UsageError(
+        flagError((e as Error).message, rest, Object.keys(command.flags), command.positionals !== undefined),
+      );
     }
     if (parsed.values.help) {
       console.log(command.help);
@@ -84,7 +87,7 @@ export async function runCli(args: string[]): Promise<number> {
  * dash, as in `--tau -1`) becomes the fix, with the value given: `--tau=-1`; an unknown option names the
  * nearest one the command has.
  */
-function flagError(message: string, args: string[], flags: string[]): string {
+function flagError(message: string, args: string[], flags: string[], positionals: boolean): string {
   const ambiguous = message.match(/^Option '(--[\w-]+)' argument is ambiguous/);
   if (ambiguous) {
     const flag = ambiguous[1], value = args[args.indexOf(flag) + 1] ?? "-VALUE";
@@ -94,10 +97,12 @@ function flagError(message: string, args: string[], flags: string[]): string {
   // the nearest one this command has.
   const unknown = message.match(/^Unknown option '(-{1,2}[^']*)'/);
   if (unknown) {
-    const near = closest(unknown[1].replace(/^-+/, ""), flags);
-    return `unknown option ${unknown[1]}${
-      near ? `; did you mean --${near}?` : ""
-    } (--help lists the options)`;
+    // The whole word as typed: parseArgs names only the first letter of "-digit.png" ("-d").
+    const word = (args.find((a) => a.startsWith(unknown[1])) ?? unknown[1]).split("=")[0];
+    const near = closest(word.replace(/^-+/, ""), flags);
+    const hint = near ? `; did you mean --${near}?` : "";
+    const file = positionals ? `; a file name that starts with "-" goes after --, as in -- ${word}` : "";
+    return `unknown option ${word}${hint} (--help lists the options)${file}`;
   }
   return message.split("\n")[0];
 }
