@@ -237,7 +237,7 @@ async function generationSweep(
     fidReal: real.count,
     fidFeatures:
       `reference network ${reference.sha256.slice(0, 16)} (${reference.info.dataset}, test accuracy ` +
-      `${reference.info.testAccuracy.toFixed(4)}), 8-bit images vs the training split`,
+      `${reference.info.testAccuracy.toFixed(4)}), 8-bit images vs ${real.count} training images`,
     generationSampler: g.sampler,
     generationSweep: sweep,
   };
