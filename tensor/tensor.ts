@@ -141,11 +141,10 @@ export class Tensor {
   /** The pooled buffer holding the elements (for kernels). */
   get buffer(): PooledBuffer {
     if (this.#refs <= 0) {
+      const shape = this.shape.join(", ");
       throw new Error(
-        `lzn: use of a disposed tensor of shape [${
-          this.shape.join(", ")
-        }] (disposed by dispose() or by the ` +
-          "end of the scope it was created in; keep() exempts a tensor from scopes)",
+        `lzn: use of a disposed tensor of shape [${shape}] (disposed by dispose() or by the end of the scope ` +
+          "it was created in; keep() exempts a tensor from scopes)",
       );
     }
     return this.#storage.buf;

@@ -152,14 +152,15 @@ function checkGroups(groups: unknown): asserts groups is ParamGroup[] {
   groups.forEach((g, i) => {
     const params = (g as Partial<ParamGroup> | null)?.params;
     if (!Array.isArray(params)) throw new Error(`lzn: ${usage}; element ${i} is ${describe(g)}`);
-    checkLr((g as ParamGroup).lr, () => `group ${i}: lr ${(g as ParamGroup).lr}`);
+    checkLr((g as ParamGroup).lr, i);
   });
 }
 
-function checkLr(lr: unknown, what: () => string): void {
-  if (!(typeof lr === "number" && Number.isFinite(lr) && lr >= 0)) {
-    throw new Error(`lzn: Adam ${what()}: the learning rate must be a finite number >= 0`);
-  }
+/** Group `i`'s learning rate (times the step's `lrScale`, where given) must be a finite number >= 0. */
+function checkLr(lr: unknown, i: number, scale?: number): void {
+  if (typeof lr === "number" && Number.isFinite(lr * (scale ?? 1)) && lr * (scale ?? 1) >= 0) return;
+  const what = scale === undefined ? `lr ${lr}` : `lr ${lr} x lrScale ${scale}`;
+  throw new Error(`lzn: Adam group ${i}: ${what}: the learning rate must be a finite number >= 0`);
 }
 
 function describe(v: unknown): string {
@@ -236,9 +237,7 @@ export class Adam {
   step(opts: StepOptions = {}): void {
     const flag = opts.finite ?? onesFlag();
     const scale = opts.lrScale ?? 1;
-    this.paramGroups.forEach((g, i) =>
-      checkLr(g.lr * scale, () => `group ${i}: lr ${g.lr} x lrScale ${scale}`)
-    );
+    for (let i = 0; i < this.paramGroups.length; i++) checkLr(this.paramGroups[i].lr, i, scale);
     const { betas: [b1, b2], eps } = this.options;
     const k = kernel({
       name: "adam_update",
