@@ -10,9 +10,9 @@
  *   LZN_CONV_TILE=BMxBNxBKxTMxTN forces one GEMM tile on every convolution (tensor/ops/conv_gemm.ts), so
  *   one runner call can time the decoder's shapes under several tiles (`bench/run_gpu.sh OUT conv-tiles`).
  *
- * Timing: each sample records R launches into one encoder, then `synchronize()`; the sample is elapsed / R;
- * warm-up samples, then the median of S. Without --reps, R is calibrated so a sample lasts ~--target-ms
- * (default 250): Deno's completion wait costs ~10 ms, which would swamp sub-millisecond kernels at small R. FLOP: forward 2·N·Cout·Ho·Wo·Cin·kh·kw; forward+backward 3x that
+ * Timing (`bench/timing.ts`, shared with `winograd.ts`): each sample times R and 2R launches, one wait each,
+ * and takes the difference over R, so Deno's ~11 ms completion wait cancels; a warm-up sample, then the
+ * median of S. Without --reps, R doubles until R launches take ~--target-ms (default 250). FLOP: forward 2·N·Cout·Ho·Wo·Cin·kh·kw; forward+backward 3x that
  * (dx and dw are each one GEMM of the forward's size). Each case's forward output is checked at sampled
  * entries against float64 sums on the CPU, so a fast-but-wrong kernel fails the run (exit status 1).
  *
@@ -20,6 +20,7 @@
  */
 import { parseArgs } from "node:util";
 import { conv2d, gpu, readBuffer, synchronize, type Tensor, tensor } from "../tensor/mod.ts";
+import { launchTimes } from "./timing.ts";
 
 /** One benchmarked convolution. */
 export interface ConvCase {
@@ -132,29 +133,6 @@ async function syncLatency(): Promise<number> {
 }
 
 /**
- * Milliseconds per launch for each sample: `reps` launches chained, then synchronize. With `reps` 0 the
- * count is calibrated so one sample runs about `targetMs`: the completion wait costs ~10 ms on Deno, which
- * would otherwise dominate sub-millisecond kernels.
- */
-async function time(launch: () => void, reps: number, samples: number, targetMs: number): Promise<number[]> {
-  const sample = async (r: number) => {
-    await synchronize();
-    const t0 = performance.now();
-    for (let i = 0; i < r; i++) launch();
-    await synchronize();
-    return (performance.now() - t0) / r;
-  };
-  let r = reps || 4;
-  await sample(r); // warm-up: compile, pool, clocks
-  if (!reps) {
-    for (let i = 0; i < 2; i++) r = Math.max(1, Math.min(2000, Math.ceil(targetMs / (await sample(r)))));
-  } else await sample(r);
-  const out: number[] = [];
-  for (let i = 0; i < samples; i++) out.push(await sample(r));
-  return out;
-}
-
-/**
  * `n` deterministic floats in [-scale, scale) from a 32-bit LCG (the benchmarks' inputs).
  *
  * @example
@@ -251,10 +229,10 @@ export async function benchConv(
         check: chk,
       });
     };
-    const target = opts.targetMs ?? 250;
+    const timing = { reps: opts.reps, samples: opts.samples, targetMs: opts.targetMs };
     push(
       "fwd",
-      await time(() => conv2d(x, w, undefined, conv).dispose(), opts.reps, opts.samples, target),
+      await launchTimes(() => conv2d(x, w, undefined, conv).dispose(), timing),
       flop,
       check,
     );
@@ -269,7 +247,7 @@ export async function benchConv(
         wg.grad?.dispose();
         xg.grad = wg.grad = undefined;
       };
-      push("fwd+bwd", await time(step, opts.reps, opts.samples, target), 3 * flop);
+      push("fwd+bwd", await launchTimes(step, timing), 3 * flop);
       for (const t of [xg, wg, seed]) t.dispose();
     }
     x.dispose();

@@ -20,8 +20,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { conv2d, gpu, matmul, pad, scope, slice, synchronize, type Tensor, tensor } from "../tensor/mod.ts";
+import { conv2d, gpu, matmul, pad, scope, slice, type Tensor, tensor } from "../tensor/mod.ts";
 import { type ConvCase, decoderCases, median, random } from "./gpu_conv.ts";
+import { launchTimes } from "./timing.ts";
 
 const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
 const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
@@ -101,24 +102,9 @@ function winogradConv(x: Tensor, w: Tensor, t: Transforms): Tensor {
   return outputTiles(matmul(weightTiles(w, t), inputTiles(x, t)), N, H, W, t);
 }
 
-/**
- * Median ms per launch: R launches per sample (calibrated to ~targetMs), after a warm-up sample. Each launch
- * runs in a `scope`, so every tensor it makes is freed.
- */
+/** Median ms per launch (`bench/timing.ts`, as `gpu_conv.ts`); each launch runs in a `scope`, freeing its tensors. */
 async function time(launch: () => void, samples: number, targetMs: number): Promise<number> {
-  const sample = async (r: number) => {
-    await synchronize();
-    const t0 = performance.now();
-    for (let i = 0; i < r; i++) scope(launch);
-    await synchronize();
-    return (performance.now() - t0) / r;
-  };
-  let r = 2;
-  await sample(r);
-  for (let i = 0; i < 2; i++) r = Math.max(1, Math.min(2000, Math.ceil(targetMs / await sample(r))));
-  const out: number[] = [];
-  for (let i = 0; i < samples; i++) out.push(await sample(r));
-  return median(out);
+  return median(await launchTimes(() => scope(launch), { reps: 0, samples, targetMs }));
 }
 
 /** One row of the table: a shape's times (ms) and the forward check. */
