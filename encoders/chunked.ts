@@ -1,12 +1,38 @@
 /**
- * Inference in chunks for encoders whose layers work image by image: a batch whose largest activation would
+ * Host image batches on their way into an encoder: the checked upload, and inference in chunks for encoders
+ * whose layers work image by image: a batch whose largest activation would
  * not fit in one storage binding of the adapter (`maxStorageBufferBindingSize`, 128 MiB on lavapipe) is
  * encoded a chunk at a time into one output, so evaluation at any batch size runs where training did.
  *
  * @module
  */
-import { copyBuffer, gpu, isGradEnabled, Tensor } from "@lzn/tensor";
+import { copyBuffer, gpu, isGradEnabled, Tensor, tensor } from "@lzn/tensor";
 import type { ImageBatch } from "./types.ts";
+
+/**
+ * Uploads a host batch as `[N, C, H, W]` after checking its count and size; `who` names the encoder in the
+ * error.
+ *
+ * @example
+ * ```ts
+ * import { imageBatchTensor } from "./chunked.ts";
+ * const x = imageBatchTensor({ images: new Float32Array(2 * 16), count: 2 }, 1, 4, "image encoder");
+ * console.log(x.shape); // [2, 1, 4, 4]
+ * x.dispose();
+ * ```
+ */
+export function imageBatchTensor(batch: ImageBatch, c: number, s: number, who: string): Tensor {
+  if (!(Number.isInteger(batch.count) && batch.count >= 1)) {
+    throw new Error(`${who}: a batch needs a count of at least 1 image, got ${batch.count}`);
+  }
+  const want = batch.count * c * s * s;
+  if (batch.images.length !== want) {
+    throw new Error(
+      `${who}: a batch of ${batch.count} images of ${c}x${s}x${s} needs ${want} values, got ${batch.images.length}`,
+    );
+  }
+  return tensor(batch.images, [batch.count, c, s, s]);
+}
 
 /**
  * Images per forward pass whose largest activation (`floatsPerImage` floats of one image) fits in one storage

@@ -7,10 +7,10 @@
  * @module
  */
 import { z } from "zod";
-import { Conv2d, GroupNorm, InitRng, Module, parseConfig, type Tensor, tensor } from "@lzn/tensor";
+import { Conv2d, GroupNorm, InitRng, Module, parseConfig, type Tensor } from "@lzn/tensor";
 import { LatentHead } from "./latent_head.ts";
 import { batchLatents } from "./batch_latents.ts";
-import { encodeInChunks, imagesPerBinding } from "./chunked.ts";
+import { encodeInChunks, imageBatchTensor, imagesPerBinding } from "./chunked.ts";
 import type { BatchEncoder, BatchLatentOptions, ImageBatch, LatentOptions } from "./types.ts";
 
 /**
@@ -280,19 +280,7 @@ export class ImageEncoder extends Module implements BatchEncoder<ImageBatch> {
 
   /** Uploads a host batch as `[N, C, H, W]`, checking its size. */
   toTensor(batch: ImageBatch): Tensor {
-    const { imageSize: s, inChannels: c } = this.config;
-    if (!(Number.isInteger(batch.count) && batch.count >= 1)) {
-      throw new Error(`image encoder: a batch needs a count of at least 1 image, got ${batch.count}`);
-    }
-    if (batch.images.length !== batch.count * c * s * s) {
-      throw new Error(
-        `image encoder: a batch of ${batch.count} images of ${c}x${s}x${s} needs ${
-          batch.count * c * s * s
-        } ` +
-          `values, got ${batch.images.length}`,
-      );
-    }
-    return tensor(batch.images, [batch.count, c, s, s]);
+    return imageBatchTensor(batch, this.config.inChannels, this.config.imageSize, "image encoder");
   }
 
   /**

@@ -8,20 +8,10 @@
  * @module
  */
 import { z } from "zod";
-import {
-  GroupNorm,
-  InitRng,
-  Linear,
-  Module,
-  parseConfig,
-  ReLU,
-  Sequential,
-  type Tensor,
-  tensor,
-} from "@lzn/tensor";
+import { GroupNorm, InitRng, Linear, Module, parseConfig, ReLU, Sequential, type Tensor } from "@lzn/tensor";
 import { ResidualBlock, ResNetStem } from "./resnet_blocks.ts";
 import { batchLatents } from "./batch_latents.ts";
-import { encodeInChunks, imagesPerBinding } from "./chunked.ts";
+import { encodeInChunks, imageBatchTensor, imagesPerBinding } from "./chunked.ts";
 import type { BatchEncoder, BatchLatentOptions, ImageBatch, LatentOptions } from "./types.ts";
 
 /**
@@ -246,18 +236,7 @@ export class ResNetEncoder extends Module implements BatchEncoder<ImageBatch> {
 
   /** Uploads a host batch as `[N, C, H, W]`, checking its size. */
   toTensor(batch: ImageBatch): Tensor {
-    const { imageSize: s, inChannels: c } = this.config;
-    if (!(Number.isInteger(batch.count) && batch.count >= 1)) {
-      throw new Error(`ResNet encoder: a batch needs a count of at least 1 image, got ${batch.count}`);
-    }
-    const want = batch.count * c * s * s;
-    if (batch.images.length !== want) {
-      throw new Error(
-        `ResNet encoder: a batch of ${batch.count} images of ${c}x${s}x${s} needs ${want} values, ` +
-          `got ${batch.images.length}`,
-      );
-    }
-    return tensor(batch.images, [batch.count, c, s, s]);
+    return imageBatchTensor(batch, this.config.inChannels, this.config.imageSize, "ResNet encoder");
   }
 
   /**
