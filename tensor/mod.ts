@@ -15,7 +15,7 @@
 export { type DType, shapeSize, Tensor, tensor, type TensorOptions } from "./tensor.ts";
 export { backward, grad, type GradNode, isGradEnabled, noGrad, record, type Vjp } from "./autograd.ts";
 export { scope } from "./scope.ts";
-export { ConfigError, parseConfig } from "./config.ts";
+export { closest, ConfigError, parseConfig } from "./config.ts";
 export { acquireDevice, type AdapterReport, gpu, type GpuContext, hasGpu } from "./device.ts";
 export { type BufferPool, bufferPool, type PooledBuffer } from "./pool.ts";
 export { bindings, compiledKernelCount, f32Lit, type Kernel, kernel, type KernelSpec } from "./kernel.ts";

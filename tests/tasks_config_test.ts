@@ -61,6 +61,37 @@ Deno.test("config: a bad config lists every problem with its path; an unknown re
   );
 });
 
+Deno.test("config: an unknown key names the nearest key allowed at its path, in objects, unions and nowhere else", () => {
+  const message = (value: Record<string, unknown>) => {
+    try {
+      parseRecipeConfig(value, "typo.json");
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.message;
+    }
+    assert.fail("the config parsed");
+  };
+  const m = message({
+    recipe: "generation",
+    trian: { steps: 3 },
+    model: { latentDm: 8, encoder: { chanels: [4, 8] } },
+    eval: { generation: { sampler: { kind: "euler", step: 3 } } },
+    data: { zzzz: 1 },
+  });
+  assert.match(m, /Unrecognized key: "trian" \(did you mean "train"\?\)/);
+  assert.match(m, /Unrecognized key: "latentDm" \(did you mean "latentDim"\?\)\n  → at model\n/);
+  assert.match(m, /Unrecognized key: "chanels" \(did you mean "channels"\?\)\n  → at model\.encoder\n/);
+  // A key of one option of a discriminated union.
+  assert.match(m, /Unrecognized key: "step" \(did you mean "steps"\?\)\n  → at eval\.generation\.sampler\n/);
+  // Nothing near: the plain message.
+  assert.match(m, /Unrecognized key: "zzzz"\n  → at data\n/);
+  // Two near misses in one object: each named.
+  assert.match(
+    message({ recipe: "classification", train: { step: 3, batchSise: 4 } }),
+    /Unrecognized keys: "step", "batchSise" \(did you mean "step" -> "steps", "batchSise" -> "batchSize"\?\)/,
+  );
+});
+
 Deno.test("config: encoders and decoders throw the same ConfigError; architecture hashes ignore spelled-out defaults", async () => {
   const bad: [string, () => unknown, RegExp][] = [
     [

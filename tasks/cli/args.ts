@@ -170,34 +170,5 @@ export async function checkOutput(
   return path;
 }
 
-/**
- * The candidate nearest to `word` by edit distance, if it is close enough to be a typo (at most 2 edits, and
- * fewer than half the word), for "did you mean" hints.
- *
- * @example
- * ```ts
- * import { closest } from "@lzn/tasks/cli";
- * console.log(closest("clasify", ["classify", "embed"])); // "classify"
- * console.log(closest("xyz", ["classify", "embed"])); // undefined
- * ```
- */
-export function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined, bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return bestDistance <= Math.min(2, Math.ceil(word.length / 2) - 1) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    row = next;
-  }
-  return row[b.length];
-}
+/** The "did you mean" helper of `@lzn/tensor` (config keys use it too), re-exported for the CLI's callers. */
+export { closest } from "@lzn/tensor";
