@@ -82,7 +82,10 @@ Deno.test("config: an unknown key names the nearest key allowed at its path, in 
   assert.match(m, /Unrecognized key: "latentDm" \(did you mean "latentDim"\?\)\n {2}→ at model\n/);
   assert.match(m, /Unrecognized key: "chanels" \(did you mean "channels"\?\)\n {2}→ at model\.encoder\n/);
   // A key of one option of a discriminated union.
-  assert.match(m, /Unrecognized key: "step" \(did you mean "steps"\?\)\n {2}→ at eval\.generation\.sampler\n/);
+  assert.match(
+    m,
+    /Unrecognized key: "step" \(did you mean "steps"\?\)\n {2}→ at eval\.generation\.sampler\n/,
+  );
   // Nothing near: the plain message.
   assert.match(m, /Unrecognized key: "zzzz"\n {2}→ at data\n/);
   // Two near misses in one object: each named.
