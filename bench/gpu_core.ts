@@ -6,12 +6,14 @@
  *   deno run -A bench/gpu_core.ts bench/results/gpu_core.json            # full sizes (a real GPU)
  *   deno run -A bench/gpu_core.ts /tmp/gpu_core.json --small             # tiny sizes (lavapipe, CI)
  *   options: --reps R (launches chained per sample), --samples S, --skip-8192
- *   deno run -A bench/gpu_core.ts out.json --sweep-matmul [--variants 2x4x8,2x2x8s8]  # tile128 sweep only
+ *   deno run -A bench/gpu_core.ts out.json --sweep-matmul [--variants 2x4x8,2x2x8s8] [--sweep-sizes 1000]
  *
  * `--sweep-matmul` runs only the matmul tile sweep: every variant of the `tile128` kernel
  * (tile shape and workgroup swizzle, set through `matmulTuning`; the current default first) at 4096^3, 4096^3
  * B^T, 1000^3 and 8192^3 (256 / 100 / 320 with --small), one checked row per variant named "matmul_sweep"
- * with its `config`. `--variants` replaces the built-in list (`RMxRNxBK` or `RMxRNxBKsSWIZZLE`).
+ * with its `config`. `--variants` replaces the built-in list (`RMxRNxBK`, then optionally `sSWIZZLE` and
+ * `kSPLITS`: the reduction split that many ways, partial products summed by a second pass, as the planner does
+ * for `tile64`); `--sweep-sizes` replaces the sizes (square, plain only).
  *
  * Timing: each sample records R launches into one encoder, then `synchronize()`; the sample is the elapsed
  * time / R. Two warm-up samples (compile, pool, clocks), then the median of S samples.
@@ -48,6 +50,7 @@ const { values, positionals } = parseArgs({
     "skip-8192": { type: "boolean", default: false },
     "sweep-matmul": { type: "boolean", default: false },
     variants: { type: "string" },
+    "sweep-sizes": { type: "string" },
   },
 });
 const small = values.small;
@@ -69,7 +72,15 @@ interface Row {
   path?: string;
   check?: { entries: number; max_abs_err: number; max_allowed: number; ok: boolean };
   /** The tile128 variant of a sweep row. */
-  config?: { rm: number; rn: number; bk: number; swizzle: number; tile: string; shared_bytes: number };
+  config?: {
+    rm: number;
+    rn: number;
+    bk: number;
+    swizzle: number;
+    splitK?: number;
+    tile: string;
+    shared_bytes: number;
+  };
   /** Why a sweep variant did not run (e.g. its shared tiles exceed the device's limit). */
   skipped?: string;
 }
@@ -124,6 +135,8 @@ interface MatmulCase {
   transA?: boolean;
   transB?: boolean;
   path?: MatmulPath;
+  /** Forced reduction split (default: the planner's). */
+  splitK?: number;
 }
 
 /** One element of a tensor, read through a 16-byte window inside it (readBuffer copies >= 16 bytes). */
@@ -191,10 +204,10 @@ async function benchMatmul(cs: MatmulCase): Promise<void> {
 async function measureMatmul(cs: MatmulCase, ops: Operands, extra: Partial<Row> = {}): Promise<void> {
   const { M, N, K } = cs;
   const { ha, hb, a, b } = ops;
-  const opts = { transA: cs.transA, transB: cs.transB, path: cs.path };
+  const opts = { transA: cs.transA, transB: cs.transB, path: cs.path, splitK: cs.splitK };
   const plan = planMatmul(
     { M, N, K, transA: !!cs.transA, transB: !!cs.transB, aBatch: [], bBatch: [], outBatch: [], bias: false },
-    { path: cs.path },
+    { path: cs.path, splitK: cs.splitK },
   );
   const flop = 2 * M * N * K;
   const r = flop > 2e11 ? Math.max(2, Math.ceil(reps / 2)) : reps;
@@ -265,14 +278,17 @@ async function benchDispatch(count: number): Promise<void> {
   x.dispose();
 }
 
-/** A tile128 variant of the sweep: tile shape and workgroup swizzle. */
+/** A tile128 variant of the sweep: tile shape, workgroup swizzle and (optionally) a forced K split. */
 interface Variant {
   tile: TileConfig;
   swizzle: number;
+  splitK?: number;
 }
 
-function variantLabel(v: { rm: number; rn: number; bk: number; swizzle: number }): string {
-  return `${64 * v.rm}x${64 * v.rn} bk${v.bk}${v.swizzle > 1 ? ` sw${v.swizzle}` : ""}`;
+function variantLabel(v: { rm: number; rn: number; bk: number; swizzle: number; splitK?: number }): string {
+  return `${64 * v.rm}x${64 * v.rn} bk${v.bk}${v.swizzle > 1 ? ` sw${v.swizzle}` : ""}${
+    v.splitK && v.splitK > 1 ? ` k${v.splitK}` : ""
+  }`;
 }
 
 /** The sweep's variants: the current default first, then other tile shapes, then grouped orders. */
@@ -293,12 +309,14 @@ function sweepVariants(): Variant[] {
   return list.filter((v, i) => list.findIndex((w) => key(w) === key(v)) === i);
 }
 
-/** `--variants 2x4x8,2x2x8s8`: RMxRNxBK with an optional sSWIZZLE. */
+/** `--variants 2x4x8,2x2x8s8,1x2x16k2`: RMxRNxBK with an optional sSWIZZLE and kSPLITS. */
 function parseVariants(text: string): Variant[] {
   return text.split(",").map((part) => {
-    const m = /^(\d+)x(\d+)x(\d+)(?:s(\d+))?$/.exec(part.trim());
-    if (!m) throw new Error(`gpu_core: bad --variants entry "${part}" (want RMxRNxBK or RMxRNxBKsSWIZZLE)`);
-    return { tile: { rm: +m[1], rn: +m[2], bk: +m[3] }, swizzle: Number(m[4] ?? 0) };
+    const m = /^(\d+)x(\d+)x(\d+)(?:s(\d+))?(?:k(\d+))?$/.exec(part.trim());
+    if (!m) throw new Error(`gpu_core: bad --variants entry "${part}" (want RMxRNxBK[sSWIZZLE][kSPLITS])`);
+    const v: Variant = { tile: { rm: +m[1], rn: +m[2], bk: +m[3] }, swizzle: Number(m[4] ?? 0) };
+    if (m[5]) v.splitK = Number(m[5]);
+    return v;
   });
 }
 
@@ -311,6 +329,7 @@ async function sweepMatmul(cs: MatmulCase, variants: Variant[]): Promise<void> {
     const config = {
       ...v.tile,
       swizzle: v.swizzle,
+      ...(v.splitK ? { splitK: v.splitK } : {}),
       tile: `${64 * v.tile.rm}x${64 * v.tile.rn}`,
       shared_bytes: shared,
     };
@@ -333,7 +352,7 @@ async function sweepMatmul(cs: MatmulCase, variants: Variant[]): Promise<void> {
     matmulTuning.tile128 = { ...v.tile };
     matmulTuning.swizzle = v.swizzle;
     try {
-      await measureMatmul(cs, ops, { config });
+      await measureMatmul({ ...cs, splitK: v.splitK }, ops, { config });
     } catch (err) {
       console.error(`gpu_core: ${cs.name} ${variantLabel(config)} threw: ${err}`);
       notRun(String(err), { entries: 0, max_abs_err: Infinity, max_allowed: 0, ok: false });
@@ -362,13 +381,17 @@ if (!values["skip-8192"]) cases.push({ name: "matmul", M: huge, N: huge, K: huge
 const sweep = values["sweep-matmul"];
 if (sweep) {
   const variants = values.variants ? parseVariants(values.variants) : sweepVariants();
-  const sizes = [big, big, mid, ...(values["skip-8192"] ? [] : [huge])];
+  const given = values["sweep-sizes"]?.split(",").map(Number);
+  if (given?.some((n) => !(Number.isInteger(n) && n >= 1))) {
+    throw new Error(`gpu_core: bad --sweep-sizes "${values["sweep-sizes"]}" (want sizes like 1000,2048)`);
+  }
+  const sizes = given ?? [big, big, mid, ...(values["skip-8192"] ? [] : [huge])];
   const sweepCases: MatmulCase[] = sizes.map((n, i) => ({
-    name: i === 1 ? "matmul_sweep B^T" : "matmul_sweep",
+    name: !given && i === 1 ? "matmul_sweep B^T" : "matmul_sweep",
     M: n,
     N: n,
     K: n,
-    transB: i === 1,
+    transB: !given && i === 1,
     path: "tile128",
   }));
   for (const cs of sweepCases) await sweepMatmul(cs, variants);
