@@ -38,7 +38,10 @@ export class ConfigError extends Error {
   }
 }
 
-/** An unrecognized-keys issue with "did you mean" for each key that is a near miss of an allowed one. */
+/**
+ * An unrecognized-keys issue with "did you mean" for each key that is a near miss of an allowed one (with
+ * several unknown keys, each hint names its key).
+ */
 function withSuggestion(issue: z.core.$ZodIssue, schema: z.ZodType): z.core.$ZodIssue {
   if (issue.code !== "unrecognized_keys") return issue;
   const allowed = keysAt(schema, issue.path).filter((k) => !issue.keys.includes(k));
@@ -47,7 +50,7 @@ function withSuggestion(issue: z.core.$ZodIssue, schema: z.ZodType): z.core.$Zod
   const said = hints.map(([k, near]) => `"${k}" -> "${near}"`).join(", ");
   return {
     ...issue,
-    message: `${issue.message} (did you mean ${hints.length === 1 ? `"${hints[0][1]}"` : said}?)`,
+    message: `${issue.message} (did you mean ${issue.keys.length === 1 ? `"${hints[0][1]}"` : said}?)`,
   };
 }
 

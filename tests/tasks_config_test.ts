@@ -88,6 +88,11 @@ Deno.test("config: an unknown key names the nearest key allowed at its path, in 
   );
   // Nothing near: the plain message.
   assert.match(m, /Unrecognized key: "zzzz"\n {2}→ at data\n/);
+  // Several unknown keys, one near miss: the hint names its key.
+  assert.match(
+    message({ recipe: "classification", train: { zzzz: 1, step: 3 } }),
+    /Unrecognized keys: "zzzz", "step" \(did you mean "step" -> "steps"\?\)/,
+  );
   // Two near misses in one object: each named.
   assert.match(
     message({ recipe: "classification", train: { step: 3, batchSise: 4 } }),
