@@ -15,8 +15,9 @@
  * `kSPLITS`: the reduction split that many ways, partial products summed by a second pass, as the planner does
  * for `tile64`); `--sweep-sizes` replaces the sizes (square, plain only).
  *
- * Timing: each sample records R launches into one encoder, then `synchronize()`; the sample is the elapsed
- * time / R. Two warm-up samples (compile, pool, clocks), then the median of S samples.
+ * Timing (`bench/timing.ts`): a warm-up, then R doubles (from --reps) until R launches take ~20 ms; each of
+ * S samples times R and 2R launches chained, one `synchronize()` each, and takes the difference over R (the
+ * ~11 ms queue wait cancels); the median of the S samples is reported.
  * Every matmul case is also checked: sampled outputs against float64 dot products on the CPU, so a
  * fast-but-wrong kernel fails the run (exit status 1) instead of posting a number.
  *
@@ -33,12 +34,12 @@ import {
   matmul,
   type MatmulPath,
   readBuffer,
-  synchronize,
   type Tensor,
   tensor,
 } from "../tensor/mod.ts";
 import { matmulTuning, planMatmul, type TileConfig } from "../tensor/ops/matmul_kernels.ts";
 import { tileSharedBytes } from "../tensor/ops/matmul_tile.ts";
+import { launchTimes } from "./timing.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -92,29 +93,12 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
-/** Median milliseconds per launch: `launch()` records one launch; R chained per sample, then synchronize. */
 /**
- * Per-launch time in ms: each sample times `r` chained launches + one wait and `2r` launches + one wait, and
- * takes the difference over `r`. The wait itself (a queue round trip, ~11 ms on Deno) cancels out, so small
- * kernels are not charged for it. `r` grows until `r` launches take at least ~20 ms.
+ * Per-launch time in ms, one value per sample (`bench/timing.ts`: r and 2r launches, one wait each, so Deno's
+ * ~11 ms queue wait cancels); `r` starts at the given count and doubles until `r` launches take ~20 ms.
  */
-async function time(launch: () => void, r = reps, s = samples): Promise<number[]> {
-  const run = async (n: number) => {
-    await synchronize();
-    const t0 = performance.now();
-    for (let k = 0; k < n; k++) launch();
-    await synchronize();
-    return performance.now() - t0;
-  };
-  await run(r); // warm-up: compile and allocate
-  while (r < 100000 && (await run(r)) - (await run(0)) < 20) r *= 2;
-  const out: number[] = [];
-  for (let i = 0; i < s; i++) {
-    const one = await run(r);
-    const two = await run(2 * r);
-    out.push((two - one) / r);
-  }
-  return out;
+function time(launch: () => void, r = reps, s = samples): Promise<number[]> {
+  return launchTimes(launch, { reps: 0, start: r, samples: s, targetMs: 20 });
 }
 
 function random(n: number, seed: number): Float32Array {
@@ -445,7 +429,7 @@ const report = {
   reps,
   samples,
   method:
-    "median over samples of (R launches chained in one encoder + synchronize) / R, after 2 warm-up samples",
+    "median over samples of (time of 2R launches + wait - time of R launches + wait) / R, R calibrated to ~20 ms",
   all_checks_ok: failed.length === 0,
   results: rows,
 };

@@ -1,6 +1,6 @@
 /**
- * The launch timer of the convolution benchmarks (`gpu_conv.ts`, `winograd.ts`): one method, so that their
- * tables can be compared row by row.
+ * The launch timer of the kernel benchmarks (`gpu_core.ts`, `gpu_conv.ts`, `winograd.ts`): one method, so
+ * that their tables can be compared row by row.
  *
  * @module
  */
@@ -14,6 +14,8 @@ export interface LaunchTiming {
   samples: number;
   /** The calibration target in ms (default 250). */
   targetMs?: number;
+  /** The launch count calibration starts from (default 2); it doubles until the target is met. */
+  start?: number;
 }
 
 /**
@@ -41,11 +43,11 @@ export async function launchTimes(launch: () => void, opts: LaunchTiming): Promi
     return performance.now() - t0;
   };
   const targetMs = opts.targetMs ?? 250;
-  let r = opts.reps || 2;
+  let r = opts.reps || Math.max(1, opts.start ?? 2);
   await run(r);
   if (!opts.reps) {
     const idle = await run(0);
-    while (r < 4096 && (await run(r)) - idle < targetMs) r *= 2;
+    while (r < 100000 && (await run(r)) - idle < targetMs) r *= 2;
   }
   const out: number[] = [];
   for (let i = 0; i < opts.samples; i++) {
