@@ -6,7 +6,7 @@
  *                                          and the name of the current tensor file (format RUN_FORMAT)
  * runs/<name>/checkpoint-<step>.safetensors  the state walk (state.ts) with architecture, step and a CRC-32
  *                                          of the tensor data in its header
- * runs/<name>/eval.json, *.png, bank.safetensors   what evaluation and inference write
+ * runs/<name>/eval.json, bank.safetensors, and the images of RUN_IMAGES   what evaluation writes
  * runs/<name>/run.lock                     held by the training process (pid inside)
  * ```
  *
@@ -93,8 +93,43 @@ export class CheckpointError extends Error {
   }
 }
 
+/**
+ * The images recipes write into their run directory, by name: a run owns these and no other PNG, so a user's
+ * own pictures beside them survive `--fresh` and can be named freely by `sample --out`.
+ *
+ * @example
+ * ```ts
+ * import { join } from "node:path";
+ * import { type RunImage, RUN_IMAGES } from "./run_dir.ts";
+ * const name: RunImage = "samples.png";
+ * console.log(RUN_IMAGES.includes(name), join("runs/demo", name)); // true runs/demo/samples.png
+ * ```
+ */
+export const RUN_IMAGES = ["predictions.png", "samples.png", "representations.png", "views.png"] as const;
+
+/** The name of an image a recipe writes into its run directory (one of {@link RUN_IMAGES}). */
+export type RunImage = typeof RUN_IMAGES[number];
+
+/**
+ * The path of a run image: recipes write their images through this, so an image missing from
+ * {@link RUN_IMAGES} (which `--fresh` removes and outputs may not overwrite) is a type error.
+ *
+ * @example
+ * ```ts
+ * import { runImage } from "./run_dir.ts";
+ * console.log(runImage("runs/demo", "predictions.png")); // runs/demo/predictions.png
+ * ```
+ */
+export function runImage(dir: string, name: RunImage): string {
+  return join(dir, name);
+}
+
 /** Names of the files a run owns (and `--fresh` removes). */
-const OWNED = /^(state\.json|eval\.json|bank\.safetensors|checkpoint-\d+\.safetensors|[a-z-]+\.png)$/;
+const OWNED = /^(state\.json|eval\.json|bank\.safetensors|checkpoint-\d+\.safetensors)$/;
+
+function owned(name: string): boolean {
+  return OWNED.test(name) || (RUN_IMAGES as readonly string[]).includes(name);
+}
 
 /**
  * True if `dir` holds a `state.json`.
@@ -248,8 +283,8 @@ export async function loadCheckpointTensors(dir: string, state: RunState): Promi
 }
 
 /**
- * Removes the files a run owns (state, checkpoints, evaluation outputs, bank) and leaves everything else in
- * the directory alone. Returns the removed names.
+ * Removes the files a run owns (state, checkpoints, evaluation outputs and the images of {@link RUN_IMAGES},
+ * bank) and leaves everything else in the directory alone. Returns the removed names.
  *
  * @example
  * ```ts ignore
@@ -261,7 +296,7 @@ export async function discardRun(dir: string): Promise<string[]> {
   const removed: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isFile && OWNED.test(entry.name)) {
+      if (entry.isFile && owned(entry.name)) {
         await Deno.remove(join(dir, entry.name));
         removed.push(entry.name);
       }
@@ -282,5 +317,5 @@ export async function discardRun(dir: string): Promise<string[]> {
  * ```
  */
 export function isRunFile(name: string): boolean {
-  return OWNED.test(name) || name === "run.lock";
+  return owned(name) || name === "run.lock";
 }

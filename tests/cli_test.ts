@@ -4,7 +4,7 @@
  * before any work, and no file lost.
  */
 import { strict as assert } from "node:assert";
-import { encodeNpy } from "@lzn/tasks";
+import { encodeNpy, isRunFile, RUN_FORMAT } from "@lzn/tasks";
 import { COMMANDS } from "@lzn/tasks/cli";
 import { runMain } from "./cli_util.ts";
 
@@ -182,6 +182,25 @@ Deno.test("cli: outputs never replace a run's files, an input, or an existing fi
   }
   assert.equal(await Deno.readTextFile(`${run}/state.json`), state);
   assert.equal(await Deno.readTextFile(`${ROOT}/mine.npy`), "a file of the user's");
+  // A PNG name the run does not write is the user's to choose (this fake run then fails on its state).
+  const own = await cli("sample", "--run", run, "--out", `${run}/my-grid.png`);
+  assert.doesNotMatch(own.err, /would overwrite a file of the run/);
+});
+
+Deno.test("cli: the demo starts fresh only over a demo: a directory holding another run is refused, untouched", async () => {
+  const dir = `${ROOT}/not-a-demo`;
+  await Deno.mkdir(dir, { recursive: true });
+  const state = JSON.stringify({ format: RUN_FORMAT, recipe: "generation", config: { name: "my-joint" } });
+  await Deno.writeTextFile(`${dir}/state.json`, state);
+  const r = await cli("demo", "--run", dir, "--steps", "1");
+  assert.equal(r.code, 2, r.err);
+  oneLine(r.err, "demo over another run");
+  assert.match(
+    r.err,
+    /holds the generation run "my-joint", not a demo; the demo starts fresh and would remove it/,
+  );
+  assert.equal(await Deno.readTextFile(`${dir}/state.json`), state);
+  assert.ok(isRunFile("samples.png") && !isRunFile("my-grid.png") && !isRunFile("digit.png"));
 });
 
 Deno.test("cli: two train processes on one run: the second is refused with the first one's pid", async () => {

@@ -93,4 +93,34 @@ Deno.test("resume: representation (LZN objective; two views per step)", async ()
     assert.equal(o.code, 0, o.err);
     assert.deepEqual((await readNpy(out)).shape, [2, 8]);
   }
+  // Latents need an anchor bank, which this recipe does not store: the error says what works instead (not
+  // "run eval", which would not make one); --batch-relative works, into a folder that does not exist yet.
+  const noBank = await runMain([
+    "embed",
+    "--run",
+    `${root}/straight`,
+    "--out",
+    `${root}/z.npy`,
+    `${root}/in.npy`,
+  ]);
+  assert.equal(noBank.code, 1, noBank.err);
+  assert.match(noBank.err, /config stores no anchor bank \(the recipe has none\); pass --batch-relative/);
+  const out = `${root}/new-folder/z.npy`;
+  await Deno.remove(`${root}/new-folder`, { recursive: true }).catch(() => {});
+  const rel = await runMain([
+    "embed",
+    "--run",
+    `${root}/straight`,
+    "--out",
+    out,
+    "--batch-relative",
+    `${root}/in.npy`,
+  ]);
+  assert.equal(rel.code, 0, rel.err);
+  assert.deepEqual((await readNpy(out)).shape, [2, 8]);
+  // A run without labels cannot classify: one line saying so, not an internal error.
+  const cls = await runMain(["classify", "--run", `${root}/straight`, `${root}/in.npy`]);
+  assert.equal(cls.code, 1, cls.err);
+  assert.match(cls.err, /is a representation run, which cannot classify images/);
+  assert.doesNotMatch(cls.err, /bug in lzn/);
 });

@@ -57,11 +57,25 @@ Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out acc
     for (const f of ["bank.safetensors", "predictions.png"]) {
       assert.ok((await Deno.stat(`${dir}/${f}`)).isFile, f);
     }
+    // An evaluation of the raw weights leaves the bank that inference (EMA weights) reads.
+    const bank = await Deno.readFile(`${dir}/bank.safetensors`);
+    const said: string[] = [];
+    await evaluateRun(classification, TINY, run.model, {
+      run: { dir, step: 40, architectureHash: run.state.architectureHash, weights: "raw" },
+      data,
+      log: (line) => said.push(line),
+    });
+    assert.deepEqual(await Deno.readFile(`${dir}/bank.safetensors`), bank);
+    assert.ok(
+      said.some((l) => /raw weights: the stored anchor bank .* is left as it was/.test(l)),
+      said.join("\n"),
+    );
   } finally {
     run.dispose();
   }
-  // --fresh removes every file the run wrote (its evaluation's too) and nothing else.
+  // --fresh removes every file the run wrote (its evaluation's too) and nothing else: not the user's PNGs.
   await Deno.writeTextFile(`${dir}/notes.txt`, "the user's own file");
+  await Deno.copyFile("examples/digit-7.png", `${dir}/my-digit.png`);
   const lines: string[] = [];
   const fresh = await train(classification, { ...TINY, train: { ...TINY.train, steps: 1 } }, {
     ...quiet,
@@ -77,7 +91,7 @@ Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out acc
     /^train: step 1; this session [\d.]+ s to load and build, [\d.]+ s of steps, 1 checkpoint \([\d.]+ MiB\) in [\d.]+ s$/,
   );
   const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-  assert.deepEqual(left, ["checkpoint-00000001.safetensors", "notes.txt", "state.json"]);
+  assert.deepEqual(left, ["checkpoint-00000001.safetensors", "my-digit.png", "notes.txt", "state.json"]);
 });
 
 Deno.test("state walk: one naming of parameters, EMA shadows and Adam moments for every recipe", () => {

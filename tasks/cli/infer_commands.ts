@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import { noGrad, scope, type Tensor } from "@lzn/tensor";
 import { hashSeed } from "@lzn/data";
 import type { ImageBatch, Labels } from "@lzn/encoders";
@@ -54,7 +55,8 @@ function* chunks(batch: ImageBatch, size: number): Generator<ImageBatch> {
 function spaceOf(run: LoadedRun, needs: "label" | "image"): LatentSpace<Record<string, Modality>> & any {
   const space = (run.model as { space?: LatentSpace<Record<string, Modality>> }).space;
   const ok = space && space.modalities.includes("image") &&
-    (needs === "image" || space.modality("label").decoder !== undefined);
+    (needs === "image" ||
+      (space.modalities.includes("label") && space.modality("label").decoder !== undefined));
   if (!ok) {
     const what = needs === "label"
       ? "classify images (it has no image -> label composition)"
@@ -66,6 +68,15 @@ function spaceOf(run: LoadedRun, needs: "label" | "image"): LatentSpace<Record<s
 
 async function bankOf(run: LoadedRun): Promise<Tensor> {
   const { bank, reason } = await loadBank(run.runDir, run.state, run.weights);
+  const size = (run.config as { eval?: { bank?: number } }).eval?.bank;
+  if (!bank && !(typeof size === "number" && size > 0)) {
+    // Its evaluation stores none, so `eval` would not help.
+    throw new CheckpointError(
+      `${run.runDir}: its ${run.recipe.name} config stores no anchor bank (${
+        size === 0 ? "eval.bank is 0" : "the recipe has none"
+      }); pass --batch-relative to compute latents over the images of the call`,
+    );
+  }
   if (!bank) {
     throw new CheckpointError(
       `${reason}: run \`deno task eval --run ${run.runDir}\` to store the bank of its current checkpoint, or pass ` +
@@ -172,6 +183,7 @@ export async function embedCommand(
     }
     const data = new Float32Array(batch.count * dim);
     parts.reduce((at, p) => (data.set(p, at), at + p.length), 0);
+    await Deno.mkdir(dirname(opts.out), { recursive: true }); // as `sample` does
     await writeNpy(opts.out, { dtype: "float32", shape: [batch.count, dim], data });
     console.log(
       JSON.stringify({ out: opts.out, shape: [batch.count, dim], kind: opts.kind, bank: bank !== undefined }),

@@ -80,7 +80,8 @@ export const COMMANDS: { readonly [N in CommandName]: Command } = {
 Trains the demo config (recipe classification; MNIST 9,000 train / 1,000 test, q=32, batch 256, 320 steps)
 from scratch into runs/demo, evaluates the EMA weights on the held-out digits (tau 0 ... 1.2, eval batches
 of 1000 and 500, and one digit at a time against the stored anchor bank), writes runs/demo/predictions.png
-and ends with one JSON line of metrics ("accuracy" = tau 0, eval batch 1000).
+and ends with one JSON line of metrics ("accuracy" = tau 0, eval batch 1000). Starting fresh replaces an
+earlier demo in that directory; a directory holding any other run is refused.
 
   --steps N         training steps, >= 1 (default 320)
   --resume          continue runs/demo from its checkpoint instead of starting fresh
@@ -131,12 +132,14 @@ ${DEBUG}`),
     help: help(`usage: deno task eval --run DIR [--raw] [--taus LIST] [--batch-sizes LIST]
 
 Evaluates a trained run with its recipe's evaluation and the run's eval settings (EMA weights), rewrites
-DIR/eval.json (and the anchor bank) and prints one JSON line of metrics.
+DIR/eval.json (and, with the EMA weights, the anchor bank) and prints one JSON line of metrics.
 
   --run DIR           run directory (required)
-  --raw               evaluate the training weights instead of the EMA
-  --taus LIST         prior-noise scales >= 0 of the accuracy sweep, e.g. 0,0.5,1 (classifying recipes)
-  --batch-sizes LIST  eval batch sizes >= 1, e.g. 1000,500 (classifying recipes)
+  --raw               evaluate the training weights instead of the EMA (the anchor bank is left as it was)
+  --taus LIST         prior-noise scales >= 0 of the accuracy sweep, e.g. 0,0.5,1 (classifying recipes; a
+                      classifier's headline "accuracy" stays at its config's setting, evaluated too)
+  --batch-sizes LIST  eval batch sizes >= 1, e.g. 1000,500 (classifiers; a joint model evaluates at one
+                      eval batch: give one size)
 ${DEBUG}`),
     flags: { run: str, raw: bool, taus: str, "batch-sizes": str },
     async run(v) {

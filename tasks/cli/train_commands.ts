@@ -10,8 +10,8 @@ import { type AnyRecipeConfig, parseRecipeConfig, readConfigFile, recipeOf } fro
 import { train } from "../trainer.ts";
 import { evaluateRun, loadRun } from "../run.ts";
 import { lockRun } from "../run_lock.ts";
-import { checkRunWritable } from "./args.ts";
-import { readRunState } from "../run_dir.ts";
+import { checkRunWritable, UsageError } from "./args.ts";
+import { hasCheckpoint, readRunState } from "../run_dir.ts";
 import type { Metrics } from "../recipe.ts";
 import { formatDuration } from "../progress.ts";
 
@@ -112,13 +112,25 @@ export async function demoCommand(
     { ...DEMO_CONFIG, train: { ...DEMO_CONFIG.train, steps: opts.steps } },
     "demo config",
   );
+  const runDir = opts.runDir ?? "runs/demo";
+  if (!opts.resume && await hasCheckpoint(runDir)) {
+    // The demo starts fresh: it may discard an earlier demo, never another run.
+    const held = await readRunState(runDir).catch(() => undefined);
+    if (held?.config?.name !== DEMO_CONFIG.name || held?.recipe !== DEMO_CONFIG.recipe) {
+      throw new UsageError(
+        `--run ${runDir} holds ${
+          held ? `the ${held.recipe} run "${held.config?.name}"` : "a run"
+        }, not a demo; the demo starts fresh and would remove it: choose another directory`,
+      );
+    }
+  }
   const adapter = gpu().adapter;
   err(
     `demo: LZN classifier on MNIST (9,000 train / 1,000 held-out), adapter: ${adapter.name}${
       adapter.isCpu ? " (CPU)" : ""
     }`,
   );
-  const summary = await trainAndEvaluate(config, { runDir: opts.runDir ?? "runs/demo", fresh: !opts.resume });
+  const summary = await trainAndEvaluate(config, { runDir, fresh: !opts.resume });
   if (typeof summary.accuracy === "number") {
     err(
       `held-out accuracy ${
@@ -158,21 +170,24 @@ export async function evalCommand(
         const evalBlock = { ...(config as unknown as { eval: Record<string, unknown> }).eval };
         for (const [key, value] of [["taus", opts.taus], ["batchSizes", opts.batchSizes]] as const) {
           if (!value) continue;
+          const flag = key === "taus" ? "--taus" : "--batch-sizes";
+          if (key === "batchSizes" && !(key in evalBlock) && "batchSize" in evalBlock) {
+            // A joint model evaluates at one eval batch (also the chunk of its generation).
+            if (value.length !== 1) {
+              throw new UsageError(
+                `${flag}: recipe ${run.recipe.name} evaluates at one eval batch; give one size`,
+              );
+            }
+            evalBlock.batchSize = value[0];
+            continue;
+          }
           if (!(key in evalBlock)) {
-            throw new RangeError(
-              `--${
-                key === "taus" ? "taus" : "batch-sizes"
-              }: recipe ${run.recipe.name} has no such eval setting`,
-            );
+            throw new UsageError(`${flag}: recipe ${run.recipe.name} has no such eval setting`);
           }
           evalBlock[key] = value;
         }
-        if (evalBlock.headline) {
-          evalBlock.headline = {
-            tau: (evalBlock.taus as number[])[0],
-            batchSize: (evalBlock.batchSizes as number[])[0],
-          };
-        }
+        // A classifier's headline setting stays (evaluateAccuracy adds it to the sweep), so `accuracy` and
+        // the anchor bank's accuracy in eval.json keep their meaning.
         config = parseConfig(run.recipe.schema, { ...config, eval: evalBlock }, "eval overrides");
       }
       const metrics: Metrics = await evaluateRun(run.recipe, config, run.model, {

@@ -73,6 +73,8 @@ export interface AccuracyOptions {
   headline?: { tau: number; batchSize: number };
   /** Called after each eval batch (for progress). */
   onBatch?: (done: number, total: number) => void;
+  /** Told when an eval batch is cut to the test set or leaves images out (only whole batches are scored). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -120,6 +122,17 @@ export async function evaluateAccuracy(
   const order = epochOrder(test.count, opts.seed, 0);
   const predictions = new Int32Array(test.count).fill(-1);
   const results: EvalResult[] = [];
+  for (const e of new Set([...opts.batchSizes, headline.batchSize])) {
+    if (e > test.count) opts.log?.(`eval batch ${e} > ${test.count} test images: one batch of ${test.count}`);
+  }
+  for (const e of sizes) {
+    const left = test.count % e;
+    if (left) {
+      opts.log?.(
+        `eval batch ${e}: the last ${left} of ${test.count} test images are left out (whole batches only)`,
+      );
+    }
+  }
   const totalBatches = sizes.reduce((n, e) => n + Math.floor(test.count / e), 0);
   let done = 0;
   for (const e of sizes) {

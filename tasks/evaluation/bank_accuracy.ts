@@ -12,7 +12,8 @@ import { imageBatch } from "../run_data.ts";
 
 /**
  * Builds the bank from `eval.bank` training images, classifies every test image against it at `tau`, saves
- * the bank into the run directory (when there is one) and returns the accuracy.
+ * the bank into the run directory (when there is one, and the weights are the EMA ones that inference uses)
+ * and returns the accuracy.
  *
  * @example
  * ```ts ignore
@@ -41,7 +42,11 @@ export async function bankAccuracy(
         bank.shape[0]
       } training anchors, one image at a time)`,
     );
-    if (ctx.run) await saveBank(ctx.run.dir, bank, ctx.run);
+    // Inference (`classify`, `embed`) uses the EMA weights: an evaluation of the raw ones leaves their bank.
+    if (ctx.run?.weights === "ema") await saveBank(ctx.run.dir, bank, ctx.run);
+    else if (ctx.run) {
+      ctx.log("eval: raw weights: the stored anchor bank (EMA weights, for inference) is left as it was");
+    }
     return { bankAccuracy: accuracy, bankSize: bank.shape[0] };
   } finally {
     bank.dispose();

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { runImage } from "../run_dir.ts";
 import { noGrad, scope, tensor } from "@lzn/tensor";
 import { encodePng, epochOrder, hashSeed, imageGrid } from "@lzn/data";
 import {
@@ -91,6 +91,7 @@ export async function evaluateGeneration(
         taus: e.taus,
         seed: e.seed,
         headline: { tau: e.taus[0], batchSize: e.batchSize },
+        log: (line) => ctx.log(`eval: ${line}`),
       });
       metrics.accuracy = report.headline.accuracy;
       metrics.accuracyTau = report.headline.tau;
@@ -115,7 +116,7 @@ export async function evaluateGeneration(
       Object.assign(metrics, await generationSweep(model, config, ctx, reference));
     }
     if (ctx.run && e.generation.grid > 0) {
-      await writeGrid(model, config, join(ctx.run.dir, "samples.png"), ctx);
+      await writeGrid(model, config, runImage(ctx.run.dir, "samples.png"), ctx);
     }
     return metrics;
   } finally {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { runImage } from "../run_dir.ts";
 import { noGrad, scope, type Tensor, tensor } from "@lzn/tensor";
 import { encodePng, hashSeed, type Split } from "@lzn/data";
 import { featureStats, linearProbe, type ProbeSet, symmetricEigen } from "@lzn/metrics";
@@ -116,7 +116,7 @@ export async function evaluateRepresentation(
     }
   }
   if (ctx.run) {
-    const path = join(ctx.run.dir, "representations.png");
+    const path = runImage(ctx.run.dir, "representations.png");
     const set = await featuresOf(model, test, "representation", { batchSize: e.batchSize, seed: e.seed });
     await Deno.writeFile(path, await pcaPicture(set));
     ctx.log(`wrote ${path} (held-out representations, first two principal components, coloured by class)`);

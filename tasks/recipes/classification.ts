@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { runImage } from "../run_dir.ts";
 import { z } from "zod";
 import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
 import { LabelDecoder } from "@lzn/decoders";
@@ -170,6 +170,7 @@ export const classification: Recipe<ClassificationConfig, ClassificationModel> =
       seed: e.seed,
       headline: e.headline,
       onBatch: (done, total) => ctx.log(`eval batch ${done}/${total}`),
+      log: (line) => ctx.log(`eval: ${line}`),
     });
     ctx.log(formatEvalTable(report.results));
     const h = report.headline;
@@ -181,7 +182,7 @@ export const classification: Recipe<ClassificationConfig, ClassificationModel> =
     };
     if (e.bank > 0) Object.assign(metrics, await bankAccuracy(model.space, config, ctx, h.tau));
     if (ctx.run) {
-      const png = join(ctx.run.dir, "predictions.png");
+      const png = runImage(ctx.run.dir, "predictions.png");
       await writePredictionGrid(png, ctx.data.test, report.predictions, { classes: config.model.classes });
       ctx.log(`wrote ${png} (test images in columns by predicted class; red frames are mistakes)`);
     }
