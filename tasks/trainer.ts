@@ -53,6 +53,11 @@ export interface TrainOptions {
   start?: "resume" | "fresh";
   /** Stop once the run has done this many steps in total (checkpointing there), as if killed right after. */
   stopAfter?: number;
+  /**
+   * Stops the training after the step in flight when aborted, with a progress line and a checkpoint there, so
+   * nothing done is lost (the CLI aborts it on Ctrl-C).
+   */
+  signal?: AbortSignal;
   /** Called at every progress report (default: the progress line on stderr). */
   onProgress?: (report: ProgressReport) => void;
   /** Notices (resume, config changes, checkpoints); default stderr. `null` silences them. */
@@ -204,7 +209,7 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
     const hash = await configHash(config);
     const { rows, cols } = data.train;
     let order: Int32Array | undefined, orderEpoch = -1;
-    let windowStart = performance.now(), windowSteps = 0;
+    let windowStart = performance.now(), windowSteps = 0, lastYield = windowStart;
     const setupSeconds = (windowStart - started) / 1000;
     let state: RunState | undefined = previous;
 
@@ -263,7 +268,7 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
       windowSteps = 0;
     };
 
-    while (step < stopAt) {
+    while (step < stopAt && !opts.signal?.aborted) {
       const epoch = Math.floor(step / batchesPerEpoch), b = step % batchesPerEpoch;
       if (epoch !== orderEpoch) {
         order = epochOrder(data.train.count, t.seed, epoch);
@@ -323,12 +328,24 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
       step++;
       windowSteps++;
       if (step % t.logEvery === 0 || step === stopAt) await report();
+      else if (opts.signal && performance.now() - lastYield > 200) {
+        // Recording steps never waits between progress reports: give the event loop (the abort) a turn.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
       if ((t.checkpointEvery > 0 && step % t.checkpointEvery === 0) || step === stopAt) {
         await checkpoint();
         windowStart = performance.now();
       }
     }
     for (const [, p] of parts) p.module.requireGrad(true);
+    if (opts.signal?.aborted && (state as RunState | undefined)?.step !== step) {
+      if (pending.length) await report();
+      await checkpoint();
+      log?.(
+        `train: interrupted; checkpoint at step ${step} of ${t.steps} (the same command resumes from it)`,
+      );
+    }
     if (!state) await checkpoint(); // nothing left to train (stopAfter at or below a fresh run's step)
     // Where the wall clock went besides the steps (the progress windows leave the checkpoints out).
     log?.(

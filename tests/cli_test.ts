@@ -254,3 +254,55 @@ Deno.test("cli: two train processes on one run: the second is refused with the f
     await first.status;
   }
 });
+
+Deno.test("cli: Ctrl-C stops the training after the step in flight, with a checkpoint there and a line saying so", async () => {
+  await Deno.mkdir(ROOT, { recursive: true });
+  const config = `${ROOT}/interrupted.json`;
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      recipe: "classification",
+      name: "interrupted",
+      model: { latentDim: 8, classes: 3, encoder: { channels: [4, 8], strides: [2, 2], headHidden: 8 } },
+      data: { trainPerClass: 10, testPerClass: 5 },
+      train: { steps: 100000, batchSize: 15, checkpointEvery: 0, logEvery: 1000 },
+    }),
+  );
+  const dir = `${ROOT}/interrupted`;
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write=.cache",
+      "--allow-env",
+      "main.ts",
+      "train",
+      "--config",
+      config,
+      "--run",
+      dir,
+      "--fresh",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // The lock is taken after the handler is installed; then give it some steps.
+  for (let i = 0; i < 600; i++) {
+    const holder = await Deno.readTextFile(`${dir}/run.lock`).then((t) => JSON.parse(t).pid).catch(() =>
+      undefined
+    );
+    if (holder === proc.pid) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  proc.kill("SIGINT");
+  const { code, stderr } = await proc.output();
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 130, err);
+  assert.match(err, /stopping after this step to write a checkpoint/);
+  const said = /train: interrupted; checkpoint at step (\d+) of 100000 \(the same command resumes from it\)/
+    .exec(err);
+  assert.ok(said, err);
+  const state = JSON.parse(await Deno.readTextFile(`${dir}/state.json`));
+  assert.equal(state.step, Number(said[1]));
+});

@@ -60,7 +60,7 @@ export async function runCli(args: string[]): Promise<number> {
       return 0;
     }
     await command.run(parsed.values, parsed.positionals);
-    return 0;
+    return Deno.exitCode; // 0, or what the command set (an interrupted training: 130)
   } catch (e) {
     const error = e as Error;
     if (e instanceof UsageError) {

@@ -44,11 +44,26 @@ async function trainAndEvaluate(
   const runDir = opts.runDir ?? join("runs", config.name);
   checkRunWritable(runDir, "--run");
   err(`train: recipe ${config.recipe}, run ${config.name} -> ${runDir} on ${gpu().adapter.name}`);
-  const run = await train(recipe, config, {
-    runDir,
-    start: opts.fresh ? "fresh" : "resume",
-    stopAfter: opts.stopAfter,
-  });
+  // Ctrl-C stops after the step in flight with a checkpoint; a second Ctrl-C quits at once.
+  const interrupt = new AbortController();
+  const onInterrupt = () => {
+    if (interrupt.signal.aborted) Deno.exit(130);
+    err("train: stopping after this step to write a checkpoint (Ctrl-C again to quit without it)");
+    interrupt.abort();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  let run;
+  try {
+    run = await train(recipe, config, {
+      runDir,
+      start: opts.fresh ? "fresh" : "resume",
+      stopAfter: opts.stopAfter,
+      signal: interrupt.signal,
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+  if (interrupt.signal.aborted) Deno.exitCode = 130;
   try {
     const summary: Record<string, unknown> = {
       recipe: config.recipe,
