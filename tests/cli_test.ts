@@ -41,6 +41,8 @@ Deno.test("cli: bad flags are usage errors named before any work (exit 2)", asyn
   const cases: [string[], RegExp][] = [
     [["demo", "--steps", "0"], /--steps: expected an integer >= 1, got "0"/],
     [["classify", "--run", "runs/x", "--tau=-1", "a.png"], /--tau: expected a number >= 0, got "-1"/],
+    [["classify", "--run", "runs/x", "--tau", "0x10", "a.png"], /--tau: expected a number >= 0, got "0x10"/],
+    [["demo", "--steps", "Infinity"], /--steps: expected an integer >= 1, got "Infinity"/],
     [
       ["classify", "--run", "runs/x", "--batch-relative", "--batch-size", "0", "a.png"],
       /--batch-size: expected an integer >= 1, got "0"/,

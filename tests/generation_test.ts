@@ -155,7 +155,18 @@ Deno.test("sample CLI: a grid from a joint run, and from the prior; clear errors
     "--force",
   );
   assert.equal(prior.code, 0, prior.err);
-  assert.equal(JSON.parse(prior.out.trim().split("\n").at(-1)!).source, "prior");
+  const drawn = JSON.parse(prior.out.trim().split("\n").at(-1)!);
+  assert.equal(drawn.source, "prior");
+  // 3 classes x 8: unless the prior fell into the classes exactly evenly, the grid says what it leaves out.
+  const counts: number[] = drawn.perClassCounts;
+  assert.equal(counts.reduce((a, k) => a + k, 0), 3 * 8);
+  const hidden = counts.reduce((a, k) => a + Math.max(0, k - 8), 0);
+  if (hidden > 0) {
+    assert.match(
+      prior.err,
+      new RegExp(`note: the 24 prior samples .* ${hidden} not shown, ${hidden} cells left white`),
+    );
+  }
   const noOut = await cli("--run", `${ROOT}/joint`);
   assert.equal(noOut.code, 2);
   assert.match(noOut.err, /--out is required/);

@@ -24,6 +24,9 @@ export class UsageError extends Error {
   }
 }
 
+/** Numbers as a user writes them: decimal, optionally with an exponent. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /**
  * Parses a number flag with bounds; `undefined` stays `undefined` (the caller's default applies).
  *
@@ -39,7 +42,8 @@ export function numberFlag(
   opts: { min?: number; integer?: boolean } = {},
 ): number | undefined {
   if (text === undefined) return undefined;
-  const v = text.trim() === "" ? NaN : Number(text);
+  // Decimal notation only: Number() would also take "0x10" (16), "0b1" and "Infinity".
+  const v = DECIMAL.test(text.trim()) ? Number(text) : NaN;
   const kind = opts.integer ? "an integer" : "a number";
   const bound = opts.min === undefined ? "" : ` >= ${opts.min}`;
   if (

@@ -85,6 +85,14 @@ export async function sampleCommand(opts: SampleOptions): Promise<void> {
           }
           counts[c]++;
         });
+        const hidden = counts.reduce((a, k) => a + Math.max(0, k - opts.perClass), 0);
+        const empty = counts.reduce((a, k) => a + Math.max(0, opts.perClass - k), 0);
+        if (hidden + empty > 0) {
+          console.error(
+            `note: the ${n} prior samples fall into classes as perClassCounts says; each class row shows at most ` +
+              `${opts.perClass}: ${hidden} not shown, ${empty} cells left white`,
+          );
+        }
       } else {
         cells.set(out.images);
         counts[0] = n;
