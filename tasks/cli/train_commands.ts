@@ -94,7 +94,9 @@ async function trainAndEvaluate(
 }
 
 /**
- * `train`: trains (or resumes) the recipe a config file names, then evaluates the EMA weights.
+ * `train`: trains (or resumes) the recipe a config file names, then evaluates the EMA weights. While it
+ * trains, Ctrl-C (SIGINT) stops it after the step in flight with a checkpoint and sets `Deno.exitCode` to 130;
+ * a second Ctrl-C exits at once.
  *
  * @example
  * ```ts ignore

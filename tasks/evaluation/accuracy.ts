@@ -123,13 +123,13 @@ export async function evaluateAccuracy(
   const predictions = new Int32Array(test.count).fill(-1);
   const results: EvalResult[] = [];
   for (const e of new Set([...opts.batchSizes, headline.batchSize])) {
-    if (e > test.count) opts.log?.(`eval batch ${e} > ${test.count} test images: one batch of ${test.count}`);
+    if (e > test.count) opts.log?.(`batch size ${e} > ${test.count} test images: one batch of ${test.count}`);
   }
   for (const e of sizes) {
     const left = test.count % e;
     if (left) {
       opts.log?.(
-        `eval batch ${e}: the last ${left} of ${test.count} test images are left out (whole batches only)`,
+        `batch size ${e}: the last ${left} of ${test.count} test images are left out (whole batches only)`,
       );
     }
   }
