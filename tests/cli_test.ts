@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { encodeNpy, isRunFile, RUN_FORMAT } from "@lzn/tasks";
 import { COMMANDS } from "@lzn/tasks/cli";
-import { runMain } from "./cli_util.ts";
+import { lockHeldBy, runMain, spawnTrain, writeLongConfig } from "./cli_util.ts";
 
 const ROOT = ".cache/test-runs/cli";
 const cli = (...args: string[]) => runMain(args, { headless: true });
@@ -208,42 +208,11 @@ Deno.test("cli: the demo starts fresh only over a demo: a directory holding anot
 Deno.test("cli: two train processes on one run: the second is refused with the first one's pid", async () => {
   await Deno.mkdir(ROOT, { recursive: true });
   const config = `${ROOT}/long.json`;
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      recipe: "classification",
-      name: "long",
-      model: { latentDim: 8, classes: 3, encoder: { channels: [4, 8], strides: [2, 2], headHidden: 8 } },
-      data: { trainPerClass: 10, testPerClass: 5 },
-      train: { steps: 100000, batchSize: 15, checkpointEvery: 0, logEvery: 1000 },
-    }),
-  );
+  await writeLongConfig(config, "long");
   const dir = `${ROOT}/long`;
-  const first = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=.cache",
-      "--allow-env",
-      "main.ts",
-      "train",
-      "--config",
-      config,
-      "--run",
-      dir,
-      "--fresh",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const first = spawnTrain(config, dir, ["--fresh"]);
   try {
-    for (let i = 0; i < 600; i++) {
-      const holder = await Deno.readTextFile(`${dir}/run.lock`).then((t) => JSON.parse(t).pid).catch(() =>
-        undefined
-      );
-      if (holder === first.pid) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await lockHeldBy(dir, first.pid);
     const second = await cli("train", "--config", config, "--run", dir);
     assert.equal(second.code, 1, second.err);
     assert.match(
@@ -253,53 +222,21 @@ Deno.test("cli: two train processes on one run: the second is refused with the f
     oneLine(second.err, "second train");
   } finally {
     first.kill("SIGKILL");
-    await first.status;
+    await Promise.all([first.status, first.stderr.cancel()]);
   }
 });
 
 Deno.test("cli: Ctrl-C stops the training after the step in flight, with a checkpoint there and a line saying so", async () => {
   await Deno.mkdir(ROOT, { recursive: true });
   const config = `${ROOT}/interrupted.json`;
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      recipe: "classification",
-      name: "interrupted",
-      model: { latentDim: 8, classes: 3, encoder: { channels: [4, 8], strides: [2, 2], headHidden: 8 } },
-      data: { trainPerClass: 10, testPerClass: 5 },
-      train: { steps: 100000, batchSize: 15, checkpointEvery: 0, logEvery: 1000 },
-    }),
-  );
+  await writeLongConfig(config, "interrupted");
   const dir = `${ROOT}/interrupted`;
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=.cache",
-      "--allow-env",
-      "main.ts",
-      "train",
-      "--config",
-      config,
-      "--run",
-      dir,
-      "--fresh",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const proc = spawnTrain(config, dir, ["--fresh"]);
   // The lock is taken after the handler is installed; then give it some steps.
-  for (let i = 0; i < 600; i++) {
-    const holder = await Deno.readTextFile(`${dir}/run.lock`).then((t) => JSON.parse(t).pid).catch(() =>
-      undefined
-    );
-    if (holder === proc.pid) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await lockHeldBy(dir, proc.pid);
   await new Promise((r) => setTimeout(r, 3000));
   proc.kill("SIGINT");
-  const { code, stderr } = await proc.output();
-  const err = new TextDecoder().decode(stderr);
+  const [{ code }, err] = await Promise.all([proc.status, new Response(proc.stderr).text()]);
   assert.equal(code, 130, err);
   assert.match(err, /stopping after this step to write a checkpoint/);
   const said = /train: interrupted; checkpoint at step (\d+) of 100000 \(the same command resumes from it\)/

@@ -7,6 +7,7 @@
  */
 import { strict as assert } from "node:assert";
 import { readTensors } from "@lzn/tensor";
+import { spawnTrain } from "./cli_util.ts";
 import {
   loadRunData,
   readRunState,
@@ -85,23 +86,7 @@ export async function checkResume<C extends RecipeConfig>(
   await Deno.writeTextFile(cfgPath, JSON.stringify({ ...config, train: { ...config.train, steps: 400 } }));
   const dir = `${root}/killed`;
   await Deno.remove(dir, { recursive: true }).catch(() => {});
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=.cache",
-      "--allow-env",
-      "main.ts",
-      "train",
-      "--config",
-      cfgPath,
-      "--run",
-      dir,
-      "--no-eval",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnTrain(cfgPath, dir, ["--no-eval"]);
   let killedAt = -1;
   for (let i = 0; i < 3000 && killedAt < 0; i++) {
     await new Promise((r) => setTimeout(r, 100));
