@@ -1,6 +1,6 @@
 /**
- * Image input of the `classify` and `embed` commands: one `.npy` array of digits (uint8 0..255 `[n, 28, 28]`
- * or `[n, 784]`, or float32 in [0, 1] of the same shapes) or any number of 28x28 PNG files of any colour
+ * Image input of the `classify` and `embed` commands: one `.npy` array of digits (uint8, int32 or int64 0..255
+ * `[n, 28, 28]` or `[n, 784]`, or float32/float64 in [0, 1] of the same shapes) or any number of 28x28 PNG files of any colour
  * type, bit depth or interlacing (decoded to grey by `@lzn/data`'s `decodePng`; white ink on black, as
  * MNIST). The result is an `ImageBatch` in [-1, 1].
  *
@@ -65,9 +65,10 @@ export async function readImages(paths: string[], size = 28): Promise<ImageInput
     if (n === 0) throw new InputError(`${path} holds no images (shape [${shape.join(", ")}])`);
     let scale: number;
     if (dtype === "uint8") scale = 2 / 255;
-    else if (dtype === "int32") {
-      // Integer arrays (e.g. np.int32): 0..255 as uint8 would hold them.
-      const bad = data.findIndex((v) => !(v >= 0 && v <= 255));
+    else if (dtype === "int32" || dtype === "int64") {
+      // Integer arrays (np.int64 is NumPy's default, np.int32): 0..255 as uint8 would hold them.
+      const ints = data as Int32Array | BigInt64Array;
+      const bad = ints.findIndex((v: number | bigint) => !(v >= 0 && v <= 255));
       if (bad >= 0) {
         throw new InputError(
           `${path}: image ${Math.floor(bad / px)}, pixel ${bad % px} is ${
@@ -90,9 +91,11 @@ export async function readImages(paths: string[], size = 28): Promise<ImageInput
         }
       }
       scale = 2;
-    } else throw new InputError(`${path}: expected uint8, int32 or float images, got ${dtype}`);
+    } else throw new InputError(`${path}: expected uint8, int32, int64 or float images, got ${dtype}`);
     const images = new Float32Array(n * px);
-    for (let i = 0; i < images.length; i++) images[i] = data[i] * scale - 1;
+    // int64 pixels, checked to be 0..255 above, as numbers.
+    const values = data instanceof BigInt64Array ? Int32Array.from(data, Number) : data;
+    for (let i = 0; i < images.length; i++) images[i] = values[i] * scale - 1;
     return { batch: { images, count: n }, names: Array.from({ length: n }, (_, i) => `${path}[${i}]`) };
   }
   const images = new Float32Array(paths.length * px);

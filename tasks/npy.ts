@@ -1,6 +1,6 @@
 /**
  * A small NPY (NumPy `.npy`, format 1.0–3.0) reader and writer for the CLI's array input and output:
- * uint8, int32, float32 and float64, little-endian, C order.
+ * uint8, int32, int64 (NumPy's default integer), float32 and float64, little-endian, C order.
  *
  * @module
  */
@@ -16,7 +16,7 @@ import { InputError } from "./errors.ts";
  * const bytes = encodeNpy({ dtype, shape: [3], data: Int32Array.from([7, 2, 1]) });
  * ```
  */
-export type NpyDtype = "uint8" | "int32" | "float32" | "float64";
+export type NpyDtype = "uint8" | "int32" | "int64" | "float32" | "float64";
 
 /**
  * An array read from or written to an NPY file.
@@ -35,16 +35,23 @@ export interface NpyArray {
   /** Dimensions, outermost first. */
   shape: number[];
   /** Row-major elements. */
-  data: Uint8Array | Int32Array | Float32Array | Float64Array;
+  data: Uint8Array | Int32Array | BigInt64Array | Float32Array | Float64Array;
 }
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-const DESCR: Record<NpyDtype, string> = { uint8: "|u1", int32: "<i4", float32: "<f4", float64: "<f8" };
+const DESCR: Record<NpyDtype, string> = {
+  uint8: "|u1",
+  int32: "<i4",
+  int64: "<i8",
+  float32: "<f4",
+  float64: "<f8",
+};
 const FROM_DESCR: Record<string, NpyDtype> = {
   "|u1": "uint8",
   "<u1": "uint8",
   "u1": "uint8",
   "<i4": "int32",
+  "<i8": "int64",
   "<f4": "float32",
   "<f8": "float64",
 };
@@ -109,12 +116,12 @@ export function decodeNpy(bytes: Uint8Array, where = "(bytes)"): NpyArray {
     fail(`malformed header ${header.trim()}`);
   }
   const dtype = FROM_DESCR[descr!] ??
-    fail(`element type ${descr} (supported: uint8, int32, float32, float64)`);
+    fail(`element type ${descr} (supported: uint8, int32, int64, float32, float64)`);
   if (fortran === "True") fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
   const shape = shapeText!.split(",").map((s) => s.trim()).filter((s) => s.length).map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`bad shape (${shapeText})`);
   const n = shape.reduce((a, b) => a * b, 1);
-  const width = { uint8: 1, int32: 4, float32: 4, float64: 8 }[dtype];
+  const width = { uint8: 1, int32: 4, int64: 8, float32: 4, float64: 8 }[dtype];
   const offset = start + headerLen;
   if (bytes.length - offset < n * width) {
     fail(`truncated data: shape (${shapeText}) needs ${n * width} bytes`);
@@ -124,6 +131,8 @@ export function decodeNpy(bytes: Uint8Array, where = "(bytes)"): NpyArray {
     ? new Uint8Array(raw)
     : dtype === "int32"
     ? new Int32Array(raw)
+    : dtype === "int64"
+    ? new BigInt64Array(raw)
     : dtype === "float32"
     ? new Float32Array(raw)
     : new Float64Array(raw);

@@ -223,9 +223,18 @@ Deno.test("inputs: NPY round trip and errors; PNG files of other colour types; e
     1,
     `${ROOT}/ok.npy[1]`,
   ]);
-  // numpy's default integers (int32 here) read as 0..255, like uint8; outside that range, an error.
+  // Integer arrays (int64 is numpy's default, int32) read as 0..255, like uint8; outside that range, an error.
   await write("int.npy", { dtype: "int32", shape: [1, 784], data: new Int32Array(784).fill(255) });
   assert.equal((await readImages([`${ROOT}/int.npy`])).batch.images[0], 1);
+  await write("int64.npy", { dtype: "int64", shape: [1, 784], data: BigInt64Array.from(pixels, BigInt) });
+  assert.deepEqual(decodeNpy(await Deno.readFile(`${ROOT}/int64.npy`)).dtype, "int64");
+  assert.deepEqual(
+    (await readImages([`${ROOT}/int64.npy`])).batch.images,
+    fromPng.batch.images.subarray(0, 784),
+  );
+  const wide64 = new BigInt64Array(784);
+  wide64[5] = -1n;
+  await write("wide64.npy", { dtype: "int64", shape: [1, 784], data: wide64 });
   const wide = new Int32Array(784);
   wide[3] = 300;
   await write("wide.npy", { dtype: "int32", shape: [1, 784], data: wide });
@@ -239,6 +248,7 @@ Deno.test("inputs: NPY round trip and errors; PNG files of other colour types; e
     [[`${ROOT}/nan.npy`], /nan\.npy: image 1, pixel 17 is NaN; float images must be finite/],
     [[`${ROOT}/empty.npy`], /empty\.npy holds no images/],
     [[`${ROOT}/wide.npy`], /wide\.npy: image 0, pixel 3 is 300; integer images must be 0\.\.255$/],
+    [[`${ROOT}/wide64.npy`], /wide64\.npy: image 0, pixel 5 is -1; integer images must be 0\.\.255$/],
     [[`${ROOT}/shape.npy`], /expected shape \[n, 28, 28\] or \[n, 784\], got \[2, 27\]/],
     [[`${ROOT}/missing.png`], /input file not found: .*missing\.png/],
     [[`${ROOT}/notpng.png`], /notpng\.png: .*not a PNG/],

@@ -154,7 +154,7 @@ ${DEBUG}`),
     help: help(
       `usage: deno task classify --run DIR [--tau T] [--seed S] [--json] [--batch-relative [--batch-size N]] IMAGES...
 
-IMAGES: one .npy file (uint8 0..255 [n,28,28] or [n,784], or float in [0,1]) or 28x28 PNG files (grey,
+IMAGES: one .npy file (integers 0..255 [n,28,28] or [n,784], or float in [0,1]) or 28x28 PNG files (grey,
 RGB, palette, 8/16-bit, interlaced; white ink on black, as MNIST). Prints "name<TAB>label" per image (or one
 JSON line with --json). Each image's latent is computed against the run's anchor bank (training anchors
 stored by its evaluation) and itself, so a label does not depend on the other images given. Inputs to try:
