@@ -64,7 +64,7 @@ function useFused(n: number, b: number, q: number, steps: number): boolean {
   return alignmentTuning.fused ?? fits;
 }
 
-function pairsTensor(pairs: Int32Array | Tensor, b: number): { t: Tensor; own: boolean } {
+function pairsTensor(pairs: Int32Array | Tensor, b: number, n: number): { t: Tensor; own: boolean } {
   if (pairs instanceof Tensor) {
     if (pairs.dtype !== "i32" || pairs.size !== b) {
       throw new Error(
@@ -74,6 +74,9 @@ function pairsTensor(pairs: Int32Array | Tensor, b: number): { t: Tensor; own: b
     return { t: pairs, own: false };
   }
   if (pairs.length !== b) throw new Error(`lzn: pairs must have ${b} entries, got ${pairs.length}`);
+  // Host pairs are checked for free (a tensor's would need a readback): an off-by-one label must not train.
+  const bad = pairs.findIndex((p) => !(p >= 0 && p < n));
+  if (bad >= 0) throw new Error(`lzn: pair ${bad} is ${pairs[bad]}, outside the ${n} anchors [0, ${n})`);
   return { t: tensor(pairs, [b], { dtype: "i32" }), own: true };
 }
 
@@ -105,7 +108,10 @@ export function alignmentProbabilities(
   opts: { steps?: number; weights?: Tensor } = {},
 ): Tensor {
   const b = latentsY.shape[0], K = opts.steps ?? 100;
-  const p = pairsTensor(pairs, b);
+  if (!(Number.isInteger(K) && K >= 1)) {
+    throw new Error(`lzn: alignment steps must be an integer >= 1, got ${K}`);
+  }
+  const p = pairsTensor(pairs, b, anchorsX.shape[0]);
   const { xK, rec } = flowForward(inputs(anchorsX, latentsY, p.t, K, opts.weights), false);
   const diff = rec.sp!.sub(rec.lse);
   const out = diff.exp().reshape([K, b]);
@@ -132,10 +138,14 @@ export function alignmentMaxima(
   pairs: Int32Array | Tensor,
   opts: { steps?: number; cutoff?: number; weights?: Tensor } = {},
 ): Tensor {
-  const b = latentsY.shape[0], K = opts.steps ?? 100;
-  const cut = Math.floor(K * (opts.cutoff ?? 0.2));
-  if (cut >= K || cut < 0) throw new Error(`lzn: cutoff ${opts.cutoff} leaves no step of ${K}`);
-  const p = pairsTensor(pairs, b);
+  const b = latentsY.shape[0], K = opts.steps ?? 100, cutoff = opts.cutoff ?? 0.2;
+  if (!(Number.isInteger(K) && K >= 1)) {
+    throw new Error(`lzn: alignment steps must be an integer >= 1, got ${K}`);
+  }
+  if (!(cutoff >= 0 && cutoff < 1)) throw new Error(`lzn: alignment cutoff must be in [0, 1), got ${cutoff}`);
+  const cut = Math.floor(K * cutoff);
+  if (cut >= K) throw new Error(`lzn: cutoff ${cutoff} leaves no step of ${K}`);
+  const p = pairsTensor(pairs, b, anchorsX.shape[0]);
   const inp = inputs(anchorsX, latentsY, p.t, K, opts.weights);
   const diff = [anchorsX, latentsY, ...(opts.weights ? [opts.weights] : [])];
   const needGrad = isGradEnabled() && diff.some((t) => t.requiresGrad);

@@ -191,7 +191,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     // The first step attaining the maximum wins, as in alignMaxKernel.
     if (k >= ${cut}u && pr >= 0 && pr < ${n}) {
       let p = es[r * NA + u32(pr)] * inv;
-      if (p > best) { best = p; arg = i32(k); }
+      // A NaN probability makes m NaN (and stays), as in alignMaxKernel.
+      if (p > best || (bitcast<u32>(p) & 0x7fffffffu) > 0x7f800000u) { best = p; arg = i32(k); }
     }
     ${join(M.map((m) => `var d${m} = 0.0;`), "    ")}
     for (var j = 0u; j < NA; j++) {

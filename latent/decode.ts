@@ -73,10 +73,17 @@ function checkDecode(anchors: Tensor, latents: Tensor): void {
       `lzn: decode needs anchors [N, q] and latents [b, q], got [${anchors.shape}] and [${latents.shape}]`,
     );
   }
+  if (anchors.shape[0] === 0 || anchors.shape[1] === 0) {
+    throw new Error(`lzn: decode needs at least one anchor of q >= 1, got [${anchors.shape}]`);
+  }
+  for (const [what, t] of [["anchors", anchors], ["latents", latents]] as const) {
+    if (t.dtype !== "f32") throw new Error(`lzn: decode needs f32 ${what}, got ${t.dtype}`);
+  }
 }
 
 /**
  * Nearest anchor (squared L2, first index on ties) of each row of `points`, as an i32 tensor. No readback.
+ * A row with a NaN has no nearest anchor and gets index 0: check the points first where they may diverge.
  *
  * @example
  * ```ts

@@ -74,8 +74,8 @@ export interface FlowRecord {
 export const flowStats = { evaluations: 0 };
 
 /**
- * Validates a flow's shapes (anchors `[N, q]`, points `[b, q]`, weights `[N]`, i32 pairs `[b]`) and returns
- * `b, q, n`. Shared with the fused alignment path, which never calls {@link flowForward}.
+ * Validates a flow's shapes and types (f32 anchors `[N, q]`, points `[b, q]` and weights `[N]`, i32 pairs
+ * `[b]`; N, b, q >= 1) and returns `b, q, n`. Shared with the fused alignment path, which never calls {@link flowForward}.
  *
  * @example
  * ```ts
@@ -92,6 +92,15 @@ export function checkInputs(inp: FlowInputs): { b: number; q: number; n: number 
     );
   }
   const [n, q] = anchors.shape, b = x0.shape[0];
+  if (n === 0 || b === 0 || q === 0) {
+    throw new Error(
+      `lzn: latent flow needs at least one anchor, one point and q >= 1, got anchors [${anchors.shape}] and ` +
+        `points [${x0.shape}]`,
+    );
+  }
+  for (const [what, t] of [["anchors", anchors], ["points", x0], ["weights", weights]] as const) {
+    if (t && t.dtype !== "f32") throw new Error(`lzn: latent flow needs f32 ${what}, got ${t.dtype}`);
+  }
   if (weights && weights.size !== n) {
     throw new Error(`lzn: weights must have ${n} elements, got [${weights.shape}]`);
   }

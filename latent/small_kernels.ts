@@ -339,7 +339,9 @@ ${MAIN} {
   var arg = ${cut};
   for (var k = ${cut}u; k < ${steps}u; k++) {
     let p = exp(SP[k * ${b}u + i] - LSE[k * ${b}u + i]);
-    if (p > best) { best = p; arg = i32(k); }
+    // A NaN probability makes m NaN (and stays): a diverged row must not read as m = -1. Tested on the bits:
+    // the compilers treat a float compare with NaN as ordered (p != p is false).
+    if (p > best || (bitcast<u32>(p) & 0x7fffffffu) > 0x7f800000u) { best = p; arg = i32(k); }
   }
   M[i] = best;
   KSTAR[i] = arg;

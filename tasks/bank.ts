@@ -14,7 +14,7 @@ import { imageBatch } from "./run_data.ts";
 import type { RunState } from "./run_dir.ts";
 
 /**
- * Anchors `[size, q]` of the first `size` training images in the order of `seed` (EMA weights if swapped in).
+ * Anchors `[min(size, n), q]` of the first `size` training images (all `n` when there are fewer) in the order of `seed` (EMA weights if swapped in).
  *
  * @example
  * ```ts ignore

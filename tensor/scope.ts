@@ -24,15 +24,17 @@ export function untrack(t: Scoped): void {
   for (const s of stack) s.delete(t);
 }
 
-function collect(value: unknown, out: Set<Scoped>, depth = 0): void {
-  if (depth > 4 || value === null || typeof value !== "object") return;
+/** The tensors in a returned value, at any depth of arrays and plain objects (each container visited once). */
+function collect(value: unknown, out: Set<Scoped>, seen = new Set<object>()): void {
+  if (value === null || typeof value !== "object" || seen.has(value)) return;
+  seen.add(value);
   if (typeof (value as Scoped).dispose === "function" && "shape" in (value as object)) {
     out.add(value as Scoped);
     return;
   }
-  if (Array.isArray(value)) { for (const v of value) collect(v, out, depth + 1); }
+  if (Array.isArray(value)) { for (const v of value) collect(v, out, seen); }
   else if (Object.getPrototypeOf(value) === Object.prototype) {
-    for (const v of Object.values(value as Record<string, unknown>)) collect(v, out, depth + 1);
+    for (const v of Object.values(value as Record<string, unknown>)) collect(v, out, seen);
   }
 }
 
@@ -47,7 +49,8 @@ function close(set: Set<Scoped>, result: unknown): void {
 
 /**
  * Runs `fn`; disposes every tensor created during it except those in its result (a tensor, or arrays /
- * plain objects of tensors). Works with async callbacks, as long as scopes are not interleaved: a tensor is
+ * plain objects of tensors, nested to any depth; a tensor inside a `Map`, a `Set` or a class instance is not
+ * seen and is freed: `keep()` it, or return it in an array or plain object). Works with async callbacks, as long as scopes are not interleaved: a tensor is
  * tracked by the innermost open scope, so with two async scopes awaited together (`Promise.all`), what one
  * creates after an `await` may belong to the other and be freed when that one ends (the next use then fails
  * with "use of a disposed tensor"). Await each scope before starting the next.

@@ -17,7 +17,9 @@ import { normAxis } from "./ops/grid.ts";
 import { logSoftmax, softmax } from "./ops/softmax.ts";
 
 /**
- * Element type of a tensor: f32 for values, i32/u32 for indices and labels.
+ * Element type of a tensor: f32 for values, i32/u32 for indices and labels. Integer tensors are for
+ * indexing, not arithmetic: `tensor()` converts values with the typed array's rules (1.7 -> 1, 2^31 wraps),
+ * and the elementwise ops compute in f32 and return f32 (exact for integers up to 2^24).
  *
  * @example
  * ```ts

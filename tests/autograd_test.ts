@@ -232,3 +232,16 @@ Deno.test("a leaf disposed while graphs hold it: its gradient goes with it, so n
   assert.equal(w.grad, undefined);
   assert.equal(bufferPool.live, live);
 });
+
+Deno.test("scope keeps returned tensors at any depth of arrays and plain objects, cycles included", async () => {
+  const x = tensor([1, 2], [2]);
+  const deep = scope(() => [[[[[[x.mul(2)]]]]]]);
+  assert.deepEqual([...await deep[0][0][0][0][0][0].toArray()], [2, 4]);
+  const kept = scope(() => {
+    const o: Record<string, unknown> = { t: x.mul(3) };
+    o.self = o;
+    return o;
+  });
+  assert.deepEqual([...await (kept.t as Tensor).toArray()], [3, 6]);
+  for (const t of [x, deep[0][0][0][0][0][0], kept.t as Tensor]) t.dispose();
+});

@@ -145,3 +145,44 @@ Deno.test("alignment forward+backward leaves no buffer behind; pairs may be an i
   }, "alignment fwd+bwd");
   pt.dispose();
 });
+
+Deno.test("alignment: bad pairs, steps and cut-offs are named; a NaN latent makes either loss NaN (fused and general paths)", async () => {
+  const { tensor } = await import("../tensor/mod.ts");
+  const { alignmentTuning } = await import("../latent/alignment.ts");
+  const X = tensor([0.1, 0.2, -0.3, 0.5, 0.4, -0.1], [2, 3]);
+  const values = Array.from({ length: 18 }, (_, i) => Math.sin(i));
+  const Y = tensor(values, [6, 3]);
+  const P = new Int32Array([0, 1, 0, 1, 0, 1]);
+  assert.throws(
+    () => alignmentLoss(X, Y, new Int32Array([0, 1, 2, 0, 0, 0])),
+    /pair 2 is 2, outside the 2 anchors/,
+  );
+  assert.throws(() => alignmentLoss(X, Y, new Int32Array([0, 1, 0, 0, -1, 0])), /pair 4 is -1/);
+  assert.throws(() => alignmentLoss(X, Y, P, { steps: 0 }), /alignment steps must be an integer >= 1, got 0/);
+  assert.throws(
+    () => alignmentLoss(X, Y, P, { cutoff: -0.5 }),
+    /alignment cutoff must be in \[0, 1\), got -0.5/,
+  );
+  assert.throws(() => alignmentLoss(X, Y, P, { cutoff: 1 }), /alignment cutoff must be in \[0, 1\), got 1/);
+  const withNaN = tensor(values.map((v, i) => (i === 4 ? NaN : v)), [6, 3]);
+  try {
+    for (const fused of [true, false]) {
+      alignmentTuning.fused = fused;
+      for (const log of [false, true]) {
+        const loss = alignmentLoss(X, withNaN, P, { log });
+        assert.ok(
+          Number.isNaN((await loss.toArray())[0]),
+          `fused ${fused}, log ${log}: a NaN row reads as NaN`,
+        );
+        loss.dispose();
+      }
+      const finite = alignmentLoss(X, Y, P);
+      const v = (await finite.toArray())[0];
+      assert.ok(v >= -1 && v <= 0, `the probability loss is in [-1, 0], got ${v}`);
+      finite.dispose();
+    }
+  } finally {
+    alignmentTuning.fused = undefined;
+  }
+  for (const t of [X, Y, withNaN]) t.dispose();
+});

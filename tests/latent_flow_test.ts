@@ -240,3 +240,12 @@ Deno.test("streaming backward: peak memory is the trajectory plus a few [b, q] b
     Object.assign(backwardTuning, saved);
   }
 });
+
+Deno.test("computeLatents: integer anchors and an empty anchor set are named errors, before any kernel", async () => {
+  const { tensor } = await import("../tensor/mod.ts");
+  const ints = tensor([1, 2, 3, 4], [2, 2], { dtype: "i32" });
+  assert.throws(() => computeLatents(ints, { seed: 0 }), /latent flow needs f32 anchors, got i32/);
+  const empty = tensor(new Float32Array(0), [0, 2]);
+  assert.throws(() => computeLatents(empty, { seed: 0 }), /needs at least one anchor, one point and q >= 1/);
+  for (const t of [ints, empty]) t.dispose();
+});

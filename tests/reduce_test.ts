@@ -217,3 +217,17 @@ Deno.test("long extents with few outputs take the split path (partials + merge) 
     x.dispose();
   }
 });
+
+Deno.test("max, min and argmax propagate NaN as sum does (argmax: the first NaN); an axis named twice is an error", async () => {
+  const x = tensor([NaN, 1, 2, 3, NaN, -1, 4, 5, 6], [3, 3]);
+  assert.deepEqual([...await x.max(1).toArray()].map(String), ["NaN", "NaN", "6"]);
+  assert.deepEqual([...await x.min(1).toArray()].map(String), ["NaN", "NaN", "4"]);
+  assert.deepEqual([...await argmax(x, 1).toArray()], [0, 1, 2]);
+  // The split path (a long extent, few outputs) merges partial states the same way.
+  const long = tensor(Float32Array.from({ length: 100000 }, (_, i) => (i === 77777 ? NaN : i)), [100000]);
+  assert.ok(Number.isNaN((await long.max().toArray())[0]));
+  assert.deepEqual([...await argmax(long, 0).toArray()], [77777]);
+  assert.throws(() => x.sum([0, 0]), /reduction axes \[0,0\] name an axis twice/);
+  assert.throws(() => x.max([1, -1]), /name an axis twice/);
+  for (const t of [x, long]) t.dispose();
+});

@@ -136,7 +136,7 @@ export async function classifyCommand(opts: InferenceOptions & { json?: boolean 
  * @example
  * ```ts ignore
  * import { embedCommand } from "@lzn/tasks/cli/commands";
- * await embedCommand({ runDir: "runs/demo", inputs: ["digits.npy"], out: "runs/z.npy", kind: "latents", tau: 0, seed: 0, batchRelative: false });
+ * await embedCommand({ runDir: "runs/demo", inputs: ["examples/digits.npy"], out: "runs/z.npy", kind: "latents", tau: 0, seed: 0, batchRelative: false });
  * ```
  */
 export async function embedCommand(

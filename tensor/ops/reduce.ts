@@ -70,7 +70,11 @@ function plan(x: Tensor, axes: number[], keepDims: boolean): Plan {
 function normAxes(x: Tensor, axis: number | number[] | undefined): number[] {
   if (axis === undefined) return [...Array(x.ndim).keys()];
   const list = (Array.isArray(axis) ? axis : [axis]).map((a) => normAxis(a, x.ndim));
-  return [...new Set(list)].sort((a, b) => a - b);
+  const unique = [...new Set(list)];
+  if (unique.length !== list.length) {
+    throw new Error(`lzn: reduction axes [${axis}] name an axis twice (of shape [${x.shape}])`);
+  }
+  return unique.sort((a, b) => a - b);
 }
 
 interface Combiner {
@@ -97,16 +101,16 @@ function combiner(op: ReduceOp | "argmax", redCount: number): Combiner {
       return {
         state: "f32",
         init: "-3.4e38",
-        add: "acc = max(acc, v);",
-        merge: "acc = max(acc, other);",
+        add: "acc = nan_max(acc, v);",
+        merge: "acc = nan_max(acc, other);",
         result: "acc",
       };
     case "min":
       return {
         state: "f32",
         init: "3.4e38",
-        add: "acc = min(acc, v);",
-        merge: "acc = min(acc, other);",
+        add: "acc = nan_min(acc, v);",
+        merge: "acc = nan_min(acc, other);",
         result: "acc",
       };
     case "logsumexp":
@@ -119,7 +123,7 @@ function combiner(op: ReduceOp | "argmax", redCount: number): Combiner {
       };
     case "argmax":
       // (value, index) in a struct: an index kept as f32 bits would be a denormal that drivers may flush.
-      // Ties resolve to the smaller index.
+      // Ties resolve to the smaller index; a NaN is the maximum (the first NaN's index), as in PyTorch.
       return {
         state: "ArgMax",
         init: "ArgMax(-3.4e38, 0xffffffffu)",
@@ -130,7 +134,20 @@ function combiner(op: ReduceOp | "argmax", redCount: number): Combiner {
   }
 }
 
+// max, min and argmax propagate NaN, as sum and PyTorch do. NaN is tested on the bits: compilers may assume
+// finite math and fold \`x != x\` away (tensor/optim/finite.ts).
 const HELPERS = /* wgsl */ `
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn nan_max(a: f32, b: f32) -> f32 {
+  if (is_nan(a)) { return a; }
+  if (is_nan(b)) { return b; }
+  return max(a, b);
+}
+fn nan_min(a: f32, b: f32) -> f32 {
+  if (is_nan(a)) { return a; }
+  if (is_nan(b)) { return b; }
+  return min(a, b);
+}
 fn lse_merge(a: vec2f, b: vec2f) -> vec2f {
   let m = max(a.x, b.x);
   if (m <= -3.4e38) { return vec2f(m, 0.0); }
@@ -138,6 +155,13 @@ fn lse_merge(a: vec2f, b: vec2f) -> vec2f {
 }
 struct ArgMax { v: f32, i: u32 }
 fn am_merge(a: ArgMax, b: ArgMax) -> ArgMax {
+  let an = is_nan(a.v);
+  let bn = is_nan(b.v);
+  if (an || bn) {
+    if (an && bn) { if (b.i < a.i) { return b; } return a; }
+    if (bn) { return b; }
+    return a;
+  }
   if (b.v > a.v || (b.v == a.v && b.i < a.i)) { return b; }
   return a;
 }`;
