@@ -195,7 +195,7 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
       log?.(
         step >= t.steps
           ? `resume: ${dir} is at step ${step}, already at or past train.steps ${t.steps}: nothing to train`
-          : `resume: ${dir} at step ${step} of ${t.steps}`,
+          : `resume: ${dir} at step ${step} of ${t.steps} (its last checkpoint; any later steps run again)`,
       );
     }
 
