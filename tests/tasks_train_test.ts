@@ -11,6 +11,7 @@ import {
   classification,
   crossEntropyRecipe,
   disposeOptimizers,
+  evaluateAccuracy,
   evaluateRun,
   generation,
   loadRunData,
@@ -70,6 +71,11 @@ Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out acc
       said.some((l) => /raw weights: the stored anchor bank .* is left as it was/.test(l)),
       said.join("\n"),
     );
+    // A setting's accuracy does not depend on what else is swept (its noise follows τ's value).
+    const at = async (taus: number[]) =>
+      (await evaluateAccuracy(run.model.space, data.test, { batchSizes: [100], taus, seed: 3 })).results
+        .find((r) => r.tau === 0.5)!.accuracy;
+    assert.equal(await at([0, 1, 0.5]), await at([0.5]));
   } finally {
     run.dispose();
   }

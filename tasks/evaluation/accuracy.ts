@@ -145,7 +145,12 @@ export async function evaluateAccuracy(
         const anchors = noGrad(() => space.anchors("image", batch));
         for (let ti = 0; ti < taus.length; ti++) {
           const z = noGrad(() =>
-            space.latentsOf("image", anchors, { tau: taus[ti], seed: hashSeed(opts.seed, e, k, ti) })
+            // The noise depends on τ's value, not its place in the list: a setting's accuracy is the same
+            // whatever else is swept.
+            space.latentsOf("image", anchors, {
+              tau: taus[ti],
+              seed: hashSeed(opts.seed, e, k, Math.round(taus[ti] * 1e6)),
+            })
           );
           const pred = await space.decode("label", z);
           z.dispose();
