@@ -64,6 +64,12 @@ function useFused(n: number, b: number, q: number, steps: number): boolean {
   return alignmentTuning.fused ?? fits;
 }
 
+function checkSteps(K: number): void {
+  if (!(Number.isInteger(K) && K >= 1)) {
+    throw new Error(`lzn: alignment steps must be an integer >= 1, got ${K}`);
+  }
+}
+
 function pairsTensor(pairs: Int32Array | Tensor, b: number, n: number): { t: Tensor; own: boolean } {
   if (pairs instanceof Tensor) {
     if (pairs.dtype !== "i32" || pairs.size !== b) {
@@ -108,9 +114,7 @@ export function alignmentProbabilities(
   opts: { steps?: number; weights?: Tensor } = {},
 ): Tensor {
   const b = latentsY.shape[0], K = opts.steps ?? 100;
-  if (!(Number.isInteger(K) && K >= 1)) {
-    throw new Error(`lzn: alignment steps must be an integer >= 1, got ${K}`);
-  }
+  checkSteps(K);
   const p = pairsTensor(pairs, b, anchorsX.shape[0]);
   const { xK, rec } = flowForward(inputs(anchorsX, latentsY, p.t, K, opts.weights), false);
   const diff = rec.sp!.sub(rec.lse);
@@ -139,9 +143,7 @@ export function alignmentMaxima(
   opts: { steps?: number; cutoff?: number; weights?: Tensor } = {},
 ): Tensor {
   const b = latentsY.shape[0], K = opts.steps ?? 100, cutoff = opts.cutoff ?? 0.2;
-  if (!(Number.isInteger(K) && K >= 1)) {
-    throw new Error(`lzn: alignment steps must be an integer >= 1, got ${K}`);
-  }
+  checkSteps(K);
   if (!(cutoff >= 0 && cutoff < 1)) throw new Error(`lzn: alignment cutoff must be in [0, 1), got ${cutoff}`);
   const cut = Math.floor(K * cutoff);
   if (cut >= K) throw new Error(`lzn: cutoff ${cutoff} leaves no step of ${K}`);

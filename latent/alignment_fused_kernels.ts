@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { bindings, type Kernel, kernel } from "@lzn/tensor";
+import { bindings, IS_NAN_WGSL, type Kernel, kernel } from "@lzn/tensor";
 import { join, range } from "./tiles.ts";
 
 const cache = new Map<string, Kernel>();
@@ -140,6 +140,7 @@ export function forwardKernel(
   ];
   const wgsl = `${bindings(decls)}
 ${commonWgsl(n, weighted, n, L)}
+${IS_NAN_WGSL}
 @compute @workgroup_size(${R * T})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = lid / ${T}u;
@@ -192,7 +193,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     if (k >= ${cut}u && pr >= 0 && pr < ${n}) {
       let p = es[r * NA + u32(pr)] * inv;
       // A NaN probability makes m NaN (and stays), as in alignMaxKernel.
-      if (p > best || (bitcast<u32>(p) & 0x7fffffffu) > 0x7f800000u) { best = p; arg = i32(k); }
+      if (p > best || is_nan(p)) { best = p; arg = i32(k); }
     }
     ${join(M.map((m) => `var d${m} = 0.0;`), "    ")}
     for (var j = 0u; j < NA; j++) {

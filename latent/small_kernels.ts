@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { bindings, dispatch, type Kernel, kernel, linearGrid, type Tensor } from "@lzn/tensor";
+import { bindings, dispatch, IS_NAN_WGSL, type Kernel, kernel, linearGrid, type Tensor } from "@lzn/tensor";
 
 const cache = new Map<string, Kernel>();
 
@@ -332,6 +332,7 @@ export function alignMaxKernel(b: number, steps: number, cut: number): Kernel {
       "i32",
     ]])
   }
+${IS_NAN_WGSL}
 ${MAIN} {
   ${IDX}
   if (i >= ${b}u) { return; }
@@ -339,9 +340,8 @@ ${MAIN} {
   var arg = ${cut};
   for (var k = ${cut}u; k < ${steps}u; k++) {
     let p = exp(SP[k * ${b}u + i] - LSE[k * ${b}u + i]);
-    // A NaN probability makes m NaN (and stays): a diverged row must not read as m = -1. Tested on the bits:
-    // the compilers treat a float compare with NaN as ordered (p != p is false).
-    if (p > best || (bitcast<u32>(p) & 0x7fffffffu) > 0x7f800000u) { best = p; arg = i32(k); }
+    // A NaN probability makes m NaN (and stays): a diverged row must not read as m = -1.
+    if (p > best || is_nan(p)) { best = p; arg = i32(k); }
   }
   M[i] = best;
   KSTAR[i] = arg;

@@ -178,3 +178,18 @@ export function f32Lit(v: number): string {
   const s = String(Math.fround(v));
   return /[.eE]/.test(s) ? `f32(${s})` : `f32(${s}.0)`;
 }
+
+/**
+ * WGSL `fn is_nan(x: f32) -> bool`, for kernels that must propagate NaN. It tests the bits: WGSL lets compilers
+ * assume finite math, and Deno's (naga -> SPIR-V) compiles `x != x` as an ordered compare, false for NaN.
+ * Include it once in a kernel's source.
+ *
+ * @example
+ * ```ts
+ * import { IS_NAN_WGSL } from "@lzn/tensor";
+ * const wgsl = `${IS_NAN_WGSL}
+ * fn nan_max(a: f32, b: f32) -> f32 { if (is_nan(a) || is_nan(b)) { return a + b; } return max(a, b); }`;
+ * ```
+ */
+export const IS_NAN_WGSL =
+  "fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }";

@@ -18,7 +18,15 @@ export { scope } from "./scope.ts";
 export { closest, ConfigError, parseConfig } from "./config.ts";
 export { acquireDevice, type AdapterReport, gpu, type GpuContext, hasGpu } from "./device.ts";
 export { type BufferPool, bufferPool, type PooledBuffer } from "./pool.ts";
-export { bindings, compiledKernelCount, f32Lit, type Kernel, kernel, type KernelSpec } from "./kernel.ts";
+export {
+  bindings,
+  compiledKernelCount,
+  f32Lit,
+  IS_NAN_WGSL,
+  type Kernel,
+  kernel,
+  type KernelSpec,
+} from "./kernel.ts";
 export {
   beginDispatchTiming,
   copyBuffer,

@@ -9,7 +9,7 @@
  * @module
  */
 import { record } from "../autograd.ts";
-import { bindings, kernel } from "../kernel.ts";
+import { bindings, IS_NAN_WGSL, kernel } from "../kernel.ts";
 import { dispatch } from "../recorder.ts";
 import { gpu } from "../device.ts";
 import { Tensor } from "../tensor.ts";
@@ -134,10 +134,9 @@ function combiner(op: ReduceOp | "argmax", redCount: number): Combiner {
   }
 }
 
-// max, min and argmax propagate NaN, as sum and PyTorch do. NaN is tested on the bits: compilers may assume
-// finite math and fold \`x != x\` away (tensor/optim/finite.ts).
+// max, min and argmax propagate NaN, as sum and PyTorch do.
 const HELPERS = /* wgsl */ `
-fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+${IS_NAN_WGSL}
 fn nan_max(a: f32, b: f32) -> f32 {
   if (is_nan(a)) { return a; }
   if (is_nan(b)) { return b; }
