@@ -269,7 +269,9 @@ if (values.sweep) {
       r.tuning = { ...v };
       report.sweep.push(r);
       console.log(
-        `sweep fwd ${c.name} ${JSON.stringify(v)}: ${r.ms.toFixed(2)} ms ${r.tflops.toFixed(2)} TFLOP/s`,
+        `sweep fwd ${c.name} ${JSON.stringify(v)}: ${r.ms.toFixed(2)} ms (pipelined ${
+          r.msPipelined!.toFixed(2)
+        }) ${r.tflops.toFixed(2)} TFLOP/s`,
       );
       await save();
     }
@@ -284,6 +286,8 @@ if (values["sweep-bwd"]) {
     [{}, { bk: 8 }],
     [{}, { jc: 4 }],
     [{}, { targetGroups: 128 }],
+    [{}, { prepRows: 1 }],
+    [{}, { prepRows: 2 }],
     [{}, { prepRows: 4 }],
     [{}, { prepRows: 8 }],
     [{}, { prepRows: 32 }],
@@ -301,9 +305,9 @@ if (values["sweep-bwd"]) {
       r.tuning = { ...bc, ...sc };
       report.sweep.push(r);
       console.log(
-        `sweep fwd+bwd ${c.name} ${JSON.stringify(r.tuning)}: ${r.ms.toFixed(2)} ms ${
-          r.tflops.toFixed(2)
-        } TFLOP/s, peak ${r.peakMiB.toFixed(0)} MiB`,
+        `sweep fwd+bwd ${c.name} ${JSON.stringify(r.tuning)}: ${r.ms.toFixed(2)} ms (pipelined ${
+          r.msPipelined!.toFixed(2)
+        }) ${r.tflops.toFixed(2)} TFLOP/s, peak ${r.peakMiB.toFixed(0)} MiB`,
       );
       await save();
     }
