@@ -258,6 +258,8 @@ if (values.sweep) {
     { bk: 16, jc: 8 },
     { bk: 16, jc: 16 },
     { bk: 32, jc: 16 },
+    { bk: 8, jc: 8 },
+    { bk: 8, jc: 16 },
     { unroll: false },
     { targetGroups: 132 },
     { targetGroups: 528 },
