@@ -1,6 +1,7 @@
 /**
  * A small NPY (NumPy `.npy`, format 1.0–3.0) reader and writer for the CLI's array input and output:
- * uint8, int32, int64 (NumPy's default integer), float32 and float64, little-endian, C order.
+ * uint8, int32, int64 (NumPy's default integer), float32 and float64, little-endian, C order; float16 files
+ * are read too, widened to float32 (every half-precision value is exact in float32).
  *
  * @module
  */
@@ -115,18 +116,20 @@ export function decodeNpy(bytes: Uint8Array, where = "(bytes)"): NpyArray {
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     fail(`malformed header ${header.trim()}`);
   }
-  const dtype = FROM_DESCR[descr!] ??
-    fail(`element type ${descr} (supported: uint8, int32, int64, float32, float64)`);
+  const half = descr === "<f2";
+  const dtype = half ? "float32" : FROM_DESCR[descr!] ??
+    fail(`element type ${descr} (supported: uint8, int32, int64, float16, float32, float64)`);
   if (fortran === "True") fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
   const shape = shapeText!.split(",").map((s) => s.trim()).filter((s) => s.length).map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`bad shape (${shapeText})`);
   const n = shape.reduce((a, b) => a * b, 1);
-  const width = { uint8: 1, int32: 4, int64: 8, float32: 4, float64: 8 }[dtype];
+  const width = half ? 2 : { uint8: 1, int32: 4, int64: 8, float32: 4, float64: 8 }[dtype];
   const offset = start + headerLen;
   if (bytes.length - offset < n * width) {
     fail(`truncated data: shape (${shapeText}) needs ${n * width} bytes`);
   }
   const raw = bytes.slice(offset, offset + n * width).buffer;
+  if (half) return { dtype, shape, data: widenHalf(new Uint16Array(raw)) };
   const data = dtype === "uint8"
     ? new Uint8Array(raw)
     : dtype === "int32"
@@ -137,6 +140,20 @@ export function decodeNpy(bytes: Uint8Array, where = "(bytes)"): NpyArray {
     ? new Float32Array(raw)
     : new Float64Array(raw);
   return { dtype, shape, data };
+}
+
+/** IEEE 754 half-precision bit patterns to float32 (subnormals, infinities and NaN included). */
+function widenHalf(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i], sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+    out[i] = exp === 0
+      ? sign * frac * 2 ** -24
+      : exp === 31
+      ? (frac ? NaN : sign * Infinity)
+      : sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return out;
 }
 
 /**

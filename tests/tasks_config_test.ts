@@ -200,6 +200,24 @@ Deno.test("inputs: NPY round trip and errors; PNG files of other colour types; e
     () => decodeNpy(new Uint8Array([1, 2, 3]), "x.npy"),
     /x\.npy is not a readable \.npy file: no NPY magic/,
   );
+  // float16 (NumPy's '<f2') is widened to float32: normal, negative, largest, subnormal, ±0, infinities, NaN.
+  const halves = [0x3c00, 0xc100, 0x7bff, 0x0001, 0x3555, 0x8000, 0xfc00, 0x7e00];
+  const f16 = encodeNpy({ dtype: "float32", shape: [8], data: new Float32Array(8) });
+  const head = new TextDecoder().decode(f16).indexOf("<f4");
+  f16.set(new TextEncoder().encode("<f2"), head);
+  f16.set(new Uint8Array(Uint16Array.from(halves).buffer), f16.length - 32);
+  const widened = decodeNpy(f16, "half.npy");
+  assert.equal(widened.dtype, "float32");
+  assert.deepStrictEqual(Array.from(widened.data as Float32Array), [
+    1,
+    -2.5,
+    65504,
+    2 ** -24,
+    0.333251953125,
+    -0,
+    -Infinity,
+    NaN,
+  ]);
 
   await Deno.mkdir(ROOT, { recursive: true });
   const pixels = new Uint8Array(784).map((_, i) => (i * 7) % 256);
