@@ -40,6 +40,21 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
+const LATIN1 = /^[\x20-\x7e\xa1-\xff]*$/;
+
+/** A `tEXt` chunk's data: keyword, NUL, text (both Latin-1). */
+function textData(keyword: string, text: string): Uint8Array {
+  if (!(keyword.length >= 1 && keyword.length <= 79 && LATIN1.test(keyword) && keyword.trim() === keyword)) {
+    throw new RangeError(
+      `withPngText: bad text keyword ${JSON.stringify(keyword)} (1 to 79 Latin-1 characters)`,
+    );
+  }
+  if (!/^[\n\x20-\x7e\xa0-\xff]*$/.test(text)) {
+    throw new RangeError(`withPngText: the text of ${keyword} is not Latin-1`);
+  }
+  return Uint8Array.from(`${keyword}\0${text}`, (c) => c.charCodeAt(0));
+}
+
 /**
  * Encodes an image as PNG bytes (IHDR, one zlib IDAT, IEND; every scanline with filter type 0).
  *
@@ -82,6 +97,71 @@ export async function encodePng(image: RasterImage): Promise<Uint8Array> {
   for (const part of parts) {
     out.set(part, offset);
     offset += part.length;
+  }
+  return out;
+}
+
+/**
+ * PNG bytes with `tEXt` chunks (keyword to text, both Latin-1; keywords of 1 to 79 characters) inserted
+ * after the IHDR chunk; the image data is untouched.
+ *
+ * @example
+ * ```ts
+ * import { encodePng, pngText, withPngText } from "@lzn/data";
+ * const png = await encodePng({ pixels: new Uint8Array(1), width: 1, height: 1, channels: 1 });
+ * console.log(pngText(withPngText(png, { Software: "lzn" }))); // { Software: "lzn" }
+ * ```
+ */
+export function withPngText(png: Uint8Array, text: Readonly<Record<string, string>>): Uint8Array {
+  const ihdrEnd = 8 + 12 + 13;
+  if (png.length < ihdrEnd || SIGNATURE.some((b, i) => png[i] !== b) || pngChunkType(png, 8) !== "IHDR") {
+    throw new RangeError("withPngText: not PNG bytes that start with an IHDR chunk");
+  }
+  const chunks = Object.entries(text).map(([k, v]) => chunk("tEXt", textData(k, v)));
+  const out = new Uint8Array(png.length + chunks.reduce((n, c) => n + c.length, 0));
+  out.set(png.subarray(0, ihdrEnd));
+  let offset = ihdrEnd;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  out.set(png.subarray(ihdrEnd), offset);
+  return out;
+}
+
+function pngChunkType(bytes: Uint8Array, pos: number): string {
+  return String.fromCharCode(...bytes.subarray(pos + 4, pos + 8));
+}
+
+/**
+ * The `tEXt` chunks of PNG bytes, keyword to text (Latin-1); `{}` for bytes that are not a PNG or where the
+ * chunk list breaks off (nothing is decompressed and CRCs are not checked: this reads labels, not images).
+ *
+ * @example
+ * ```ts
+ * import { encodePng, pngText, withPngText } from "@lzn/data";
+ * const png = await encodePng({ pixels: new Uint8Array(1), width: 1, height: 1, channels: 1 });
+ * console.log(pngText(withPngText(png, { Software: "lzn" }))); // { Software: "lzn" }
+ * ```
+ */
+export function pngText(bytes: Uint8Array): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (bytes.length < 8 || SIGNATURE.some((b, i) => bytes[i] !== b)) return out;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let pos = 8; pos + 8 <= bytes.length;) {
+    const length = view.getUint32(pos);
+    const type = pngChunkType(bytes, pos);
+    const end = pos + 12 + length;
+    if (end > bytes.length || type === "IEND") break;
+    if (type === "tEXt") {
+      const data = bytes.subarray(pos + 8, pos + 8 + length);
+      const nul = data.indexOf(0);
+      if (nul > 0) {
+        const latin1 = (b: Uint8Array) => Array.from(b, (c) => String.fromCharCode(c)).join("");
+        out[latin1(data.subarray(0, nul))] = latin1(data.subarray(nul + 1));
+      }
+    }
+    pos = end;
   }
   return out;
 }

@@ -68,12 +68,16 @@ export {
 } from "./state.ts";
 export {
   CheckpointError,
+  checkRunImages,
   discardRun,
   hasCheckpoint,
   isRunFile,
   loadCheckpointTensors,
   readRunState,
   RUN_FORMAT,
+  RUN_IMAGE_MARK,
+  RUN_IMAGES,
+  type RunImage,
   type RunState,
   writeCheckpoint,
 } from "./run_dir.ts";

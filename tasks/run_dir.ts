@@ -19,6 +19,7 @@
  */
 import { join } from "node:path";
 import { loadSafetensors, saveSafetensors, type Tensor, writeFileAtomic } from "@lzn/tensor";
+import { pngText, withPngText } from "@lzn/data";
 import type { Recipe, RecipeConfig } from "./recipe.ts";
 import { parseWith } from "./config/hash.ts";
 
@@ -95,7 +96,8 @@ export class CheckpointError extends Error {
 
 /**
  * The images recipes write into their run directory, by name: a run owns these and no other PNG, so a user's
- * own pictures beside them survive `--fresh` and can be named freely by `sample --out`.
+ * own pictures beside them survive `--fresh` and can be named freely by `sample --out`; and of these names
+ * only the files it wrote ({@link RUN_IMAGE_MARK}).
  *
  * @example
  * ```ts
@@ -107,21 +109,77 @@ export class CheckpointError extends Error {
  */
 export const RUN_IMAGES = ["predictions.png", "samples.png", "representations.png", "views.png"] as const;
 
-/** The name of an image a recipe writes into its run directory (one of {@link RUN_IMAGES}). */
+/** The name of an image a recipe writes into its run directory (one of {@link RUN_IMAGES}, through {@link writeRunImage}). */
 export type RunImage = typeof RUN_IMAGES[number];
 
 /**
- * The path of a run image: recipes write their images through this, so an image missing from
- * {@link RUN_IMAGES} (which `--fresh` removes and outputs may not overwrite) is a type error.
+ * The `tEXt` entry every image of {@link RUN_IMAGES} carries: an image under one of those names without it
+ * is not the run's (a user's file, or one an lzn before the mark wrote), so no command overwrites or removes it.
  *
  * @example
  * ```ts
- * import { runImage } from "./run_dir.ts";
- * console.log(runImage("runs/demo", "predictions.png")); // runs/demo/predictions.png
+ * import { RUN_IMAGE_MARK } from "@lzn/tasks";
+ * console.log(RUN_IMAGE_MARK.Software); // lzn run image
  * ```
  */
-export function runImage(dir: string, name: RunImage): string {
-  return join(dir, name);
+export const RUN_IMAGE_MARK = { Software: "lzn run image" } as const;
+
+/** Whether a file's bytes are a run image (a PNG carrying {@link RUN_IMAGE_MARK}). */
+function marked(bytes: Uint8Array): boolean {
+  return pngText(bytes).Software === RUN_IMAGE_MARK.Software;
+}
+
+/** The bytes of `path`, or undefined when there is no such file. */
+async function readIfFile(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Throws a {@link CheckpointError} naming the first image of {@link RUN_IMAGES} in `dir` that the run did
+ * not write (no {@link RUN_IMAGE_MARK}); commands that write run images call it before their work starts.
+ *
+ * @example
+ * ```ts
+ * import { checkRunImages } from "@lzn/tasks";
+ * await checkRunImages("runs/none"); // nothing there: passes
+ * ```
+ */
+export async function checkRunImages(dir: string): Promise<void> {
+  for (const name of RUN_IMAGES) {
+    const bytes = await readIfFile(join(dir, name));
+    if (bytes && !marked(bytes)) {
+      throw new CheckpointError(
+        `${join(dir, name)} was not written by lzn (it carries no lzn mark), and runs write their images ` +
+          `under that name; move it out of ${dir}`,
+      );
+    }
+  }
+}
+
+/**
+ * Writes a run image (PNG bytes) into the run directory with {@link RUN_IMAGE_MARK}, atomically, and returns
+ * its path. An image missing from {@link RUN_IMAGES} is a type error; a file of that name the run did not
+ * write is refused ({@link checkRunImages}), never overwritten.
+ *
+ * @example
+ * ```ts ignore
+ * import { encodePng } from "@lzn/data";
+ * import { writeRunImage } from "./run_dir.ts";
+ * const png = await encodePng({ pixels: new Uint8Array(1), width: 1, height: 1, channels: 1 });
+ * console.log(await writeRunImage("runs/demo", "samples.png", png)); // runs/demo/samples.png
+ * ```
+ */
+export async function writeRunImage(dir: string, name: RunImage, png: Uint8Array): Promise<string> {
+  const path = join(dir, name);
+  const old = await readIfFile(path);
+  if (old && !marked(old)) await checkRunImages(dir);
+  await writeFileAtomic(path, withPngText(png, RUN_IMAGE_MARK));
+  return path;
 }
 
 /** Names of the files a run owns (and `--fresh` removes). */
@@ -283,8 +341,9 @@ export async function loadCheckpointTensors(dir: string, state: RunState): Promi
 }
 
 /**
- * Removes the files a run owns (state, checkpoints, evaluation outputs and the images of {@link RUN_IMAGES},
- * bank) and leaves everything else in the directory alone. Returns the removed names.
+ * Removes the files a run owns (state, checkpoints, evaluation outputs, bank and the images of
+ * {@link RUN_IMAGES} that carry {@link RUN_IMAGE_MARK}) and leaves everything else in the directory alone.
+ * Returns the removed names.
  *
  * @example
  * ```ts ignore
@@ -297,6 +356,8 @@ export async function discardRun(dir: string): Promise<string[]> {
   try {
     for await (const entry of Deno.readDir(dir)) {
       if (entry.isFile && owned(entry.name)) {
+        const image = (RUN_IMAGES as readonly string[]).includes(entry.name);
+        if (image && !marked(await Deno.readFile(join(dir, entry.name)))) continue; // not the run's
         await Deno.remove(join(dir, entry.name));
         removed.push(entry.name);
       }

@@ -26,6 +26,7 @@ import { imageBatch, loadRunData } from "./run_data.ts";
 import { buildOptimizers, disposeOptimizers, loadStateDict, type Optimizers, stateDict } from "./state.ts";
 import {
   CheckpointError,
+  checkRunImages,
   discardRun,
   hasCheckpoint,
   loadCheckpointTensors,
@@ -143,6 +144,7 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
       `train.batchSize ${t.batchSize} is larger than the training set (${data.train.count} images)`,
     );
   }
+  await checkRunImages(dir); // a file under a run image's name that the run did not write stays untouched
   const lock = await lockRun(dir, log ?? undefined);
   let disposeAll = () => lock.release();
   try {

@@ -20,6 +20,8 @@ import {
   encodePng,
   PNG_MAX_DIMENSION,
   PngDecodeError,
+  pngText,
+  withPngText,
 } from "../data/mod.ts";
 
 const DIR = new URL("./fixtures/png/", import.meta.url);
@@ -253,6 +255,24 @@ Deno.test("round trip with @lzn/data's encodePng: grey exactly, RGB as BT.601 lu
   const list = chunks(png), idat = list[1].data, pieces: Chunk[] = [];
   for (let i = 0; i < idat.length; i += 100) pieces.push({ type: "IDAT", data: idat.subarray(i, i + 100) });
   assert.deepEqual((await decodePng(build([list[0], ...pieces, list[2]]))).data, luma);
+});
+
+Deno.test("tEXt labels: withPngText inserts checked chunks after IHDR, pngText reads them, the image is the same", async () => {
+  const grey = Uint8Array.from({ length: 28 * 28 }, (_, i) => (i * 13) % 256);
+  const png = await encodePng({ pixels: grey, width: 28, height: 28, channels: 1 });
+  assert.deepEqual(pngText(png), {});
+  const text = { Software: "lzn run image", Comment: "caf\u00e9\nline two" };
+  const labelled = withPngText(png, text);
+  assert.deepEqual(pngText(labelled), text);
+  assert.deepEqual(chunks(labelled).map((c) => c.type), ["IHDR", "tEXt", "tEXt", "IDAT", "IEND"]);
+  assert.deepEqual(await decodePng(labelled), { width: 28, height: 28, data: grey }); // every CRC checked
+  // Not PNG bytes, or a list that breaks off: no labels, no error (pngText reads labels, not images).
+  assert.deepEqual(pngText(new TextEncoder().encode("hello")), {});
+  assert.deepEqual(pngText(labelled.subarray(0, 40)), {});
+  assert.throws(() => withPngText(new Uint8Array(8), text), /withPngText: not PNG bytes/);
+  assert.throws(() => withPngText(png, { "": "x" }), /withPngText: bad text keyword ""/);
+  assert.throws(() => withPngText(png, { " lead": "x" }), /bad text keyword " lead"/);
+  assert.throws(() => withPngText(png, { Title: "\u4e2d" }), /withPngText: the text of Title is not Latin-1/);
 });
 
 Deno.test("hand-made edge cases: alpha over black, 16-bit rounding, unknown ancillary chunks, extra data", async () => {

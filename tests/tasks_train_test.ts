@@ -17,9 +17,11 @@ import {
   loadRunData,
   lockRun,
   parseRecipeConfig,
+  RUN_IMAGE_MARK,
   stateDict,
   train,
 } from "@lzn/tasks";
+import { pngText } from "@lzn/data";
 import { snapshot } from "./resume_util.ts";
 
 const ROOT = ".cache/test-runs/train";
@@ -58,6 +60,7 @@ Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out acc
     for (const f of ["bank.safetensors", "predictions.png"]) {
       assert.ok((await Deno.stat(`${dir}/${f}`)).isFile, f);
     }
+    assert.deepEqual(pngText(await Deno.readFile(`${dir}/predictions.png`)), RUN_IMAGE_MARK);
     // An evaluation of the raw weights leaves the bank that inference (EMA weights) reads.
     const bank = await Deno.readFile(`${dir}/bank.safetensors`);
     const said: string[] = [];
@@ -82,6 +85,25 @@ Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out acc
   // --fresh removes every file the run wrote (its evaluation's too) and nothing else: not the user's PNGs.
   await Deno.writeTextFile(`${dir}/notes.txt`, "the user's own file");
   await Deno.copyFile("examples/digit-7.png", `${dir}/my-digit.png`);
+  // Not even one under a run image's name: training refuses before it touches the directory.
+  const before = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  await Deno.rename(`${dir}/predictions.png`, `${ROOT}/predictions-of-tiny.png`);
+  await Deno.copyFile("examples/digit-7.png", `${dir}/predictions.png`);
+  await assert.rejects(
+    () => train(classification, TINY, { ...quiet, runDir: dir, start: "fresh" }),
+    (e: Error) =>
+      e instanceof CheckpointError &&
+      e.message ===
+        `${dir}/predictions.png was not written by lzn (it carries no lzn mark), and runs write ` +
+          `their images under that name; move it out of ${dir}`,
+  );
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), before);
+  assert.deepEqual(
+    await Deno.readFile(`${dir}/predictions.png`),
+    await Deno.readFile("examples/digit-7.png"),
+  );
+  await Deno.remove(`${dir}/predictions.png`);
+  await Deno.rename(`${ROOT}/predictions-of-tiny.png`, `${dir}/predictions.png`);
   const lines: string[] = [];
   const fresh = await train(classification, { ...TINY, train: { ...TINY.train, steps: 1 } }, {
     ...quiet,

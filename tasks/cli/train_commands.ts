@@ -11,7 +11,7 @@ import { train } from "../trainer.ts";
 import { evaluateRun, loadRun } from "../run.ts";
 import { lockRun } from "../run_lock.ts";
 import { checkRunWritable, UsageError } from "./args.ts";
-import { hasCheckpoint, readRunState } from "../run_dir.ts";
+import { checkRunImages, hasCheckpoint, readRunState } from "../run_dir.ts";
 import type { Metrics } from "../recipe.ts";
 import { formatDuration } from "../progress.ts";
 
@@ -178,6 +178,7 @@ export async function evalCommand(
 ): Promise<void> {
   await readRunState(opts.runDir); // a missing run fails here, before the lock creates its directory
   checkRunWritable(opts.runDir, "--run"); // eval.json and the lock
+  await checkRunImages(opts.runDir);
   const lock = await lockRun(opts.runDir, err);
   try {
     const run = await loadRun(opts.runDir, { weights: opts.raw ? "raw" : "ema" });

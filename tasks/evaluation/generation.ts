@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { runImage } from "../run_dir.ts";
+import { writeRunImage } from "../run_dir.ts";
 import { noGrad, scope, tensor } from "@lzn/tensor";
 import { encodePng, epochOrder, hashSeed, imageGrid } from "@lzn/data";
 import {
@@ -115,8 +115,13 @@ export async function evaluateGeneration(
     if (reference && e.generation.images >= 2) {
       Object.assign(metrics, await generationSweep(model, config, ctx, reference));
     }
-    if (ctx.run && e.generation.grid > 0) {
-      await writeGrid(model, config, runImage(ctx.run.dir, "samples.png"), ctx);
+    if (ctx.run && e.generation.grid > 0 && model.decoder.imageShape[0] === 1) {
+      const path = await writeRunImage(ctx.run.dir, "samples.png", await gridPng(model, config));
+      ctx.log(
+        `wrote ${path} (${config.model.classes > 0 ? "one row per class" : "unconditional samples"}, tau ${
+          config.eval.generation.taus[0]
+        })`,
+      );
     }
     return metrics;
   } finally {
@@ -266,15 +271,10 @@ async function generationSweep(
   return metrics;
 }
 
-async function writeGrid(
-  model: GenerationModel,
-  config: GenerationConfig,
-  path: string,
-  ctx: EvalContext,
-): Promise<void> {
+/** The run's sample grid as PNG bytes: one row per class (or a square of unconditional samples). */
+async function gridPng(model: GenerationModel, config: GenerationConfig): Promise<Uint8Array> {
   const g = config.eval.generation, classes = config.model.classes;
-  const [c, rows, cols] = model.decoder.imageShape;
-  if (c !== 1) return;
+  const [, rows, cols] = model.decoder.imageShape;
   const opts = {
     tau: g.taus[0],
     seed: hashSeed(config.eval.seed, 6),
@@ -284,6 +284,5 @@ async function writeGrid(
   const n = classes > 0 ? classes * g.grid : g.grid * g.grid;
   const intended = classes > 0 ? Int32Array.from({ length: n }, (_, i) => Math.floor(i / g.grid)) : undefined;
   const out = await generateImages(model, intended ? { intended } : { count: n }, opts);
-  await Deno.writeFile(path, await encodePng(imageGrid(out.images, n, rows, cols, { columns: g.grid })));
-  ctx.log(`wrote ${path} (${classes > 0 ? "one row per class" : "unconditional samples"}, tau ${g.taus[0]})`);
+  return await encodePng(imageGrid(out.images, n, rows, cols, { columns: g.grid }));
 }

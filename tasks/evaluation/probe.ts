@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { runImage } from "../run_dir.ts";
+import { writeRunImage } from "../run_dir.ts";
 import { noGrad, scope, type Tensor, tensor } from "@lzn/tensor";
 import { encodePng, hashSeed, type Split } from "@lzn/data";
 import { featureStats, linearProbe, type ProbeSet, symmetricEigen } from "@lzn/metrics";
@@ -116,9 +116,8 @@ export async function evaluateRepresentation(
     }
   }
   if (ctx.run) {
-    const path = runImage(ctx.run.dir, "representations.png");
     const set = await featuresOf(model, test, "representation", { batchSize: e.batchSize, seed: e.seed });
-    await Deno.writeFile(path, await pcaPicture(set));
+    const path = await writeRunImage(ctx.run.dir, "representations.png", await pcaPicture(set));
     ctx.log(`wrote ${path} (held-out representations, first two principal components, coloured by class)`);
   }
   return metrics;

@@ -10,8 +10,9 @@
  *
  * @module
  */
-import { runImage } from "../run_dir.ts";
+import { writeRunImage } from "../run_dir.ts";
 import { z } from "zod";
+import { encodePng } from "@lzn/data";
 import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
 import { LabelDecoder } from "@lzn/decoders";
 import {
@@ -30,7 +31,7 @@ import { LatentSpace } from "../space.ts";
 import { type ClassifyingSpace, evaluateAccuracy, formatEvalTable } from "../evaluation/accuracy.ts";
 import { bankAccuracy } from "../evaluation/bank_accuracy.ts";
 import { labelWeights } from "./shared.ts";
-import { writePredictionGrid } from "../visualize.ts";
+import { predictionGrid } from "../visualize.ts";
 
 /** The recipe's config schema; the generated `ClassificationConfig` type is its output. */
 export const classificationSchema = z.object({
@@ -182,8 +183,8 @@ export const classification: Recipe<ClassificationConfig, ClassificationModel> =
     };
     if (e.bank > 0) Object.assign(metrics, await bankAccuracy(model.space, config, ctx, h.tau));
     if (ctx.run) {
-      const png = runImage(ctx.run.dir, "predictions.png");
-      await writePredictionGrid(png, ctx.data.test, report.predictions, { classes: config.model.classes });
+      const grid = predictionGrid(ctx.data.test, report.predictions, { classes: config.model.classes });
+      const png = await writeRunImage(ctx.run.dir, "predictions.png", await encodePng(grid));
       ctx.log(`wrote ${png} (test images in columns by predicted class; red frames are mistakes)`);
     }
     return metrics;

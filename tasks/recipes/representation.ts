@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { runImage } from "../run_dir.ts";
+import { writeRunImage } from "../run_dir.ts";
 import { z } from "zod";
 import { ntXent, tensor } from "@lzn/tensor";
 import { augmentViews, DEFAULT_VIEW_AUGMENTATION, type ViewAugmentation, viewGridPng } from "@lzn/data";
@@ -195,6 +195,6 @@ export const representation: Recipe<RepresentationConfig, RepresentationModel> =
     const views = augmentViews(images, { seed: 0, step: 0, ...viewOptions(config) });
     const png = await viewGridPng(batch.images, await Promise.all(views.map((v) => v.toArray())), 8, 28, 28);
     for (const t of [images, ...views]) t.dispose();
-    await Deno.writeFile(runImage(ctx.runDir, "views.png"), png);
+    await writeRunImage(ctx.runDir, "views.png", png);
   },
 };
