@@ -17,10 +17,10 @@ import { cachedKernel, mergeFns } from "./velocity_kernel.ts";
  *
  * @example
  * ```ts
- * const workgroups = Math.ceil(2000 / PREP_ROWS); // 125
+ * const workgroups = Math.ceil(2000 / PREP_ROWS); // 1000
  * ```
  */
-export const PREP_ROWS = 16;
+export const PREP_ROWS = 2;
 const PREP_PAD = 65;
 
 /** Which terms a {@link prepKernel} computes. */
