@@ -1,8 +1,8 @@
 /**
  * Image input of the `classify` and `embed` commands: one `.npy` array of digits (uint8, int32 or int64 0..255
- * `[n, 28, 28]` or `[n, 784]`, or float16/float32/float64 in [0, 1] of the same shapes) or any number of 28x28 PNG files of any colour
- * type, bit depth or interlacing (decoded to grey by `@lzn/data`'s `decodePng`; white ink on black, as
- * MNIST). The result is an `ImageBatch` in [-1, 1].
+ * `[n, 28, 28]` or `[n, 784]`, or float16/float32/float64 in [0, 1] of the same shapes) or any number of 28x28
+ * PNG files of any colour type, bit depth or interlacing (decoded to grey by `@lzn/data`'s `decodePng`; white
+ * ink on black, as MNIST). The result is an `ImageBatch` in [-1, 1].
  *
  * @module
  */
