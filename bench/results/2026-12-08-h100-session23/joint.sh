@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Session 23, calls 2-3 (issue 12): the joint model (fashion-joint-q128, shift +-2 on the encoder's images,
-# decoder on the first 256 unshifted, 6000 steps, split tau, log loss) with the encoder on BATCH images a step,
-# trained across two device calls on one warm machine: the first call trains until SIGINT at LIMIT seconds
-# (the trainer then writes a checkpoint), the second resumes, finishes and evaluates as session 21's table.
-#   bash joint.sh OUT BATCH LIMIT
-o=${1:?out dir}; batch=${2:?encoder batch}; limit=${3:?seconds}
-name=joint-q128-s2-b$batch-6000
+# Issue 12 (prepared in session 23, not run): the joint model (fashion-joint-q128, shift +-2 on the encoder's
+# images, the decoder on the first 256 unshifted, split tau, log loss) with the encoder on BATCH images a step
+# for STEPS steps, trained across device calls on one warm machine (runs/ stays between calls while the
+# machine is held): each call trains until SIGINT at LIMIT seconds (the trainer then writes a checkpoint at
+# the step in flight); the call that reaches STEPS evaluates as session 21's table.
+#   bash joint.sh OUT BATCH STEPS LIMIT      (e.g. OUT 512 24000 560, three times)
+o=${1:?out dir}; batch=${2:?encoder batch}; steps=${3:?steps}; limit=${4:?seconds}
+name=joint-q128-s2-b$batch-$steps
 mkdir -p "$o" runs
-python3 - "$name" "$batch" <<'PY'
+python3 - "$name" "$batch" "$steps" <<'PY'
 import json, sys
-name, batch = sys.argv[1], int(sys.argv[2])
+name, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 c = json.load(open("tasks/recipes/fashion-joint-q128.json"))
 c["name"] = name
 c["data"]["shift"] = 2
-c["train"].update({"steps": 6000, "batchSize": batch, "decoderBatch": 256, "augment": "encoder", "checkpointEvery": 500})
+c["train"].update({"steps": steps, "batchSize": batch, "decoderBatch": 256, "augment": "encoder", "checkpointEvery": 500})
 c["eval"].update({"reconstruction": {"images": 256, "repeats": 3}, "generation": {"images": 1000, "taus": [1]}})
 json.dump(c, open(f"runs/{name}.json", "w"), indent=2)
 PY
