@@ -118,7 +118,11 @@ export function decodeNpy(bytes: Uint8Array, where = "(bytes)"): NpyArray {
   }
   const half = descr === "<f2";
   const dtype = half ? "float32" : FROM_DESCR[descr!] ??
-    fail(`element type ${descr} (supported: uint8, int32, int64, float16, float32, float64)`);
+    fail(
+      `element type ${descr} (supported: uint8, int32, int64, float16, float32, float64${
+        descr!.startsWith(">") ? `, little-endian: save with .astype('<${descr!.slice(1)}')` : ""
+      })`,
+    );
   if (fortran === "True") fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
   const shape = shapeText!.split(",").map((s) => s.trim()).filter((s) => s.length).map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`bad shape (${shapeText})`);

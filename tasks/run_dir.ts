@@ -69,6 +69,11 @@ export interface RunState {
   architectureHash: string;
   /** The full config the run trains with (validated by its recipe's schema when read). */
   config: RecipeConfig;
+  /**
+   * True when the run's images carry {@link RUN_IMAGE_MARK} (every run started since the mark). Absent in
+   * runs from an lzn before it, which keep owning their image names whatever their content.
+   */
+  imageMarks?: true;
 }
 
 /**
@@ -129,19 +134,52 @@ function marked(bytes: Uint8Array): boolean {
   return pngText(bytes).Software === RUN_IMAGE_MARK.Software;
 }
 
-/** The bytes of `path`, or undefined when there is no such file. */
-async function readIfFile(path: string): Promise<Uint8Array | undefined> {
+/**
+ * Whether the run in `dir` predates the mark: its `state.json` lacks `imageMarks`. Such a run owns its image
+ * names whatever their content, as before the mark, so its images need no mark to be rewritten or removed.
+ */
+async function unmarkedRun(dir: string): Promise<boolean> {
   try {
-    return await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.IsADirectory) return undefined;
-    throw e;
+    return JSON.parse(await Deno.readTextFile(join(dir, "state.json")))?.imageMarks !== true;
+  } catch {
+    return false; // no run there yet (or no readable state): images must carry the mark
   }
 }
 
 /**
- * Throws a {@link CheckpointError} naming the first image of {@link RUN_IMAGES} in `dir` that the run did
- * not write (no {@link RUN_IMAGE_MARK}); commands that write run images call it before their work starts.
+ * Why the run must not write `dir/name` (in one line), or undefined when it may: nothing is there, or a
+ * regular file that is the run's image. A directory, a symbolic link or a special file is never the run's,
+ * nor a file it cannot read.
+ */
+async function imageProblem(dir: string, name: RunImage, legacy: boolean): Promise<string | undefined> {
+  const path = join(dir, name);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    return `cannot inspect ${path} (${(e as Error).message}); move it out of ${dir}`;
+  }
+  const kind = info.isSymlink ? "a symbolic link" : info.isDirectory ? "a directory" : "a special file";
+  if (!info.isFile) return `${path} is ${kind}, where runs write their images; move it out of ${dir}`;
+  if (legacy) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    return `cannot read ${path} to check that the run wrote it (${
+      (e as Error).message
+    }); move it out of ${dir}`;
+  }
+  if (marked(bytes)) return undefined;
+  return `${path} has no lzn run-image mark, so this run did not write it (a file of yours, or one saved or ` +
+    `copied there); move it out of ${dir}`;
+}
+
+/**
+ * Throws a {@link CheckpointError} naming the first image of {@link RUN_IMAGES} in `dir` that is not the
+ * run's: a regular file without {@link RUN_IMAGE_MARK} (in runs made since the mark), a directory, a symbolic
+ * link, a special file or an unreadable file. `train` and `eval` call it before their work starts.
  *
  * @example
  * ```ts
@@ -150,21 +188,17 @@ async function readIfFile(path: string): Promise<Uint8Array | undefined> {
  * ```
  */
 export async function checkRunImages(dir: string): Promise<void> {
+  const legacy = await unmarkedRun(dir);
   for (const name of RUN_IMAGES) {
-    const bytes = await readIfFile(join(dir, name));
-    if (bytes && !marked(bytes)) {
-      throw new CheckpointError(
-        `${join(dir, name)} was not written by lzn (it carries no lzn mark), and runs write their images ` +
-          `under that name; move it out of ${dir}`,
-      );
-    }
+    const problem = await imageProblem(dir, name, legacy);
+    if (problem) throw new CheckpointError(problem);
   }
 }
 
 /**
  * Writes a run image (PNG bytes) into the run directory with {@link RUN_IMAGE_MARK}, atomically, and returns
- * its path. An image missing from {@link RUN_IMAGES} is a type error; a file of that name the run did not
- * write is refused ({@link checkRunImages}), never overwritten.
+ * its path. An image missing from {@link RUN_IMAGES} is a type error; a file under that name that is not the
+ * run's ({@link checkRunImages}) is refused, never overwritten.
  *
  * @example
  * ```ts ignore
@@ -175,9 +209,9 @@ export async function checkRunImages(dir: string): Promise<void> {
  * ```
  */
 export async function writeRunImage(dir: string, name: RunImage, png: Uint8Array): Promise<string> {
+  const problem = await imageProblem(dir, name, await unmarkedRun(dir));
+  if (problem) throw new CheckpointError(problem);
   const path = join(dir, name);
-  const old = await readIfFile(path);
-  if (old && !marked(old)) await checkRunImages(dir);
   await writeFileAtomic(path, withPngText(png, RUN_IMAGE_MARK));
   return path;
 }
@@ -285,9 +319,12 @@ export async function writeCheckpoint(
   state: Omit<RunState, "tensors" | "format">,
 ): Promise<RunState> {
   let previous: string | undefined;
+  let imageMarks = true; // a run started since the mark; one from before it stays as it was
   if (await hasCheckpoint(dir)) {
     try {
-      previous = JSON.parse(await Deno.readTextFile(join(dir, "state.json"))).tensors;
+      const old = JSON.parse(await Deno.readTextFile(join(dir, "state.json")));
+      previous = old.tensors;
+      imageMarks = old.imageMarks === true;
     } catch { /* an unreadable old state is simply replaced */ }
   }
   const file = `checkpoint-${String(state.step).padStart(8, "0")}.safetensors`;
@@ -296,7 +333,13 @@ export async function writeCheckpoint(
     architecture: state.architectureHash,
     step: String(state.step),
   });
-  const full: RunState = { format: RUN_FORMAT, ...state, tensors: file };
+  const { imageMarks: _, ...rest } = state; // the mark status is the directory's, not the caller's
+  const full: RunState = {
+    format: RUN_FORMAT,
+    ...rest,
+    ...(imageMarks ? { imageMarks } : {}),
+    tensors: file,
+  };
   await writeFileAtomic(
     join(dir, "state.json"),
     new TextEncoder().encode(JSON.stringify(full, null, 2) + "\n"),
@@ -353,11 +396,12 @@ export async function loadCheckpointTensors(dir: string, state: RunState): Promi
  */
 export async function discardRun(dir: string): Promise<string[]> {
   const removed: string[] = [];
+  const legacy = await unmarkedRun(dir);
   try {
     for await (const entry of Deno.readDir(dir)) {
       if (entry.isFile && owned(entry.name)) {
         const image = (RUN_IMAGES as readonly string[]).includes(entry.name);
-        if (image && !marked(await Deno.readFile(join(dir, entry.name)))) continue; // not the run's
+        if (image && await imageProblem(dir, entry.name as RunImage, legacy)) continue; // not the run's
         await Deno.remove(join(dir, entry.name));
         removed.push(entry.name);
       }

@@ -111,7 +111,7 @@ export function predictionGrid(
  * @example
  * ```ts
  * import { writePredictionGrid } from "@lzn/tasks";
- * // await writePredictionGrid("runs/demo/predictions.png", test, report.predictions);
+ * // await writePredictionGrid("my-predictions.png", test, report.predictions);
  * ```
  */
 export async function writePredictionGrid(

@@ -4,22 +4,27 @@
  * checkpoint of another model or recipe, of an earlier format and of damaged data, and NPY / PNG input.
  */
 import { strict as assert } from "node:assert";
-import { ConfigError } from "@lzn/tensor";
-import { encodePng } from "@lzn/data";
+import { ConfigError, tensor } from "@lzn/tensor";
+import { encodePng, pngText, withPngText } from "@lzn/data";
 import { ImageEncoder, LabelEncoder } from "@lzn/encoders";
 import { LabelDecoder, RfImageDecoder } from "@lzn/decoders";
 import {
   architectureHash,
   CheckpointError,
+  checkRunImages,
   classification,
   decodeNpy,
+  discardRun,
   encodeNpy,
   generation,
   InputError,
   loadRun,
   parseRecipeConfig,
   readImages,
+  type RecipeConfig,
+  RUN_IMAGE_MARK,
   train,
+  writeCheckpoint,
 } from "@lzn/tasks";
 
 const ROOT = ".cache/test-runs/config";
@@ -192,6 +197,77 @@ Deno.test("run directory: another model, another recipe, an earlier format and d
   await assert.rejects(loadRun(`${ROOT}/none`), /no checkpoint in .*none.*train one first/);
 });
 
+Deno.test("run images: only the run's are rewritten or removed; runs from before the mark keep their names", async () => {
+  const dir = `${ROOT}/images`;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dir, { recursive: true });
+  const png = await encodePng({ pixels: new Uint8Array(4), width: 2, height: 2, channels: 1 });
+  const state = (imageMarks: boolean) =>
+    Deno.writeTextFile(
+      `${dir}/state.json`,
+      JSON.stringify({ format: "lzn-run/2", ...(imageMarks ? { imageMarks } : {}) }),
+    );
+  const refused = (pattern: RegExp) =>
+    assert.rejects(
+      () => checkRunImages(dir),
+      (e: Error) => e instanceof CheckpointError && pattern.test(e.message),
+    );
+
+  // A run made since the mark: an unmarked file under an image name is someone else's.
+  await state(true);
+  await Deno.writeFile(`${dir}/samples.png`, png);
+  await refused(
+    /^\S+\/samples\.png has no lzn run-image mark, so this run did not write it .*; move it out of /,
+  );
+  assert.deepEqual(await discardRun(dir), ["state.json"]); // --fresh leaves it
+  assert.deepEqual(await Deno.readFile(`${dir}/samples.png`), png);
+  await Deno.writeFile(`${dir}/samples.png`, withPngText(png, RUN_IMAGE_MARK));
+  await checkRunImages(dir); // marked: the run's (no state.json either: a run not yet checkpointed)
+  await state(true);
+  assert.deepEqual(await discardRun(dir), ["samples.png", "state.json"]);
+
+  // A directory, a symbolic link (even to a marked image) or a special file is never the run's, in any run.
+  await state(false);
+  await Deno.mkdir(`${dir}/predictions.png`);
+  await refused(/predictions\.png is a directory, where runs write their images; move it out of /);
+  await Deno.remove(`${dir}/predictions.png`);
+  await Deno.writeFile(`${dir}/marked.png`, withPngText(png, RUN_IMAGE_MARK));
+  await Deno.symlink("marked.png", `${dir}/views.png`);
+  await refused(/views\.png is a symbolic link, where runs write their images/);
+  assert.ok(!(await discardRun(dir)).includes("views.png"));
+  await Deno.remove(`${dir}/views.png`);
+
+  // A run from before the mark owns its image names, as it did: its unmarked images pass and --fresh removes
+  // them; its next checkpoint keeps it that way (writeCheckpoint reads the old state).
+  await state(false);
+  await Deno.writeFile(`${dir}/predictions.png`, png);
+  await checkRunImages(dir);
+  assert.deepEqual(pngText(png), {});
+  const fields = {
+    recipe: "classification",
+    step: 1,
+    data: { epoch: 0, batch: 1, batchesPerEpoch: 2 },
+    skipped: 0,
+    seconds: 0,
+    configHash: "c",
+    architectureHash: "a",
+    config: {} as RecipeConfig,
+  };
+  const x = tensor(new Float32Array([1]), [1]);
+  const marks = async () => JSON.parse(await Deno.readTextFile(`${dir}/state.json`)).imageMarks;
+  await Deno.writeTextFile(`${dir}/state.json`, JSON.stringify({ format: "lzn-run/2", tensors: "none" }));
+  await writeCheckpoint(dir, { x }, { ...fields, imageMarks: true });
+  assert.equal(await marks(), undefined, "a run from before the mark stays one");
+  assert.deepEqual(await discardRun(dir), [
+    "checkpoint-00000001.safetensors",
+    "predictions.png",
+    "state.json",
+  ]);
+  await writeCheckpoint(dir, { x }, fields);
+  assert.equal(await marks(), true, "a run started now marks its images");
+  x.dispose();
+});
+
 Deno.test("inputs: NPY round trip and errors; PNG files of other colour types; every bad input is an InputError", async () => {
   const a = { dtype: "float32" as const, shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6.5]) };
   assert.deepEqual(decodeNpy(encodeNpy(a)), a);
@@ -207,6 +283,12 @@ Deno.test("inputs: NPY round trip and errors; PNG files of other colour types; e
   f16.set(new TextEncoder().encode("<f2"), head);
   f16.set(new Uint8Array(Uint16Array.from(halves).buffer), f16.length - 32);
   const widened = decodeNpy(f16, "half.npy");
+  const big = f16.slice();
+  big.set(new TextEncoder().encode(">f2"), head);
+  assert.throws(
+    () => decodeNpy(big, "big.npy"),
+    /element type >f2 \(supported: .*, little-endian: save with \.astype\('<f2'\)\)/,
+  );
   assert.equal(widened.dtype, "float32");
   assert.deepStrictEqual(Array.from(widened.data as Float32Array), [
     1,

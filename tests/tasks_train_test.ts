@@ -94,8 +94,8 @@ Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out acc
     (e: Error) =>
       e instanceof CheckpointError &&
       e.message ===
-        `${dir}/predictions.png was not written by lzn (it carries no lzn mark), and runs write ` +
-          `their images under that name; move it out of ${dir}`,
+        `${dir}/predictions.png has no lzn run-image mark, so this run did not write it (a file of ` +
+          `yours, or one saved or copied there); move it out of ${dir}`,
   );
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), before);
   assert.deepEqual(
