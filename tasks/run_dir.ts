@@ -118,8 +118,8 @@ export const RUN_IMAGES = ["predictions.png", "samples.png", "representations.pn
 export type RunImage = typeof RUN_IMAGES[number];
 
 /**
- * The `tEXt` entry every image of {@link RUN_IMAGES} carries: an image under one of those names without it
- * is not the run's (a user's file, or one an lzn before the mark wrote), so no command overwrites or removes it.
+ * The `tEXt` entry every image of {@link RUN_IMAGES} carries: in a run started since the mark, an image under
+ * one of those names without it is not the run's (a user's file), so no command overwrites or removes it.
  *
  * @example
  * ```ts
