@@ -48,6 +48,7 @@ export type {
   StepContext,
   TrainBatch,
 } from "./recipe.ts";
+export { RUN_IMAGES, type RunImage } from "./recipe.ts";
 export {
   type AnyRecipeConfig,
   parseRecipeConfig,
@@ -76,8 +77,6 @@ export {
   readRunState,
   RUN_FORMAT,
   RUN_IMAGE_MARK,
-  RUN_IMAGES,
-  type RunImage,
   type RunState,
   writeCheckpoint,
 } from "./run_dir.ts";

@@ -166,6 +166,24 @@ export interface RecipeConfig {
 }
 
 /**
+ * The images recipes write into their run directory, by name: a run owns these and no other PNG, so a user's
+ * own pictures beside them survive `--fresh` and can be named freely by `sample --out`; and of these names
+ * only the files it wrote (`RUN_IMAGE_MARK`). Each recipe lists the ones it writes ({@link Recipe.images}).
+ *
+ * @example
+ * ```ts
+ * import { join } from "node:path";
+ * import { type RunImage, RUN_IMAGES } from "@lzn/tasks";
+ * const name: RunImage = "samples.png";
+ * console.log(RUN_IMAGES.includes(name), join("runs/demo", name)); // true runs/demo/samples.png
+ * ```
+ */
+export const RUN_IMAGES = ["predictions.png", "samples.png", "representations.png", "views.png"] as const;
+
+/** The name of an image a recipe writes into its run directory (one of {@link RUN_IMAGES}, through `writeRunImage`). */
+export type RunImage = typeof RUN_IMAGES[number];
+
+/**
  * A recipe: config schema, model, objective and evaluation. See `tasks/recipes/` for the shipped ones and
  * `tests/recipe_test.ts` for one defined outside the package.
  *
@@ -182,6 +200,11 @@ export interface Recipe<C extends RecipeConfig = any, M extends RecipeModel = an
   readonly name: string;
   /** One line for `--help` and listings. */
   readonly summary: string;
+  /**
+   * The run images its training and evaluation write (`writeRunImage`); `train` and `eval` refuse to start
+   * while a file under one of these names is not the run's.
+   */
+  readonly images: readonly RunImage[];
   /** The config schema (zod, every field defaulted); parse errors become `ConfigError`s. */
   readonly schema: z.ZodType<C, unknown>;
   /** Number of classes the run's data is restricted to (labels 0..C-1); 0 keeps every class. */

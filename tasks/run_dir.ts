@@ -20,7 +20,7 @@
 import { join } from "node:path";
 import { loadSafetensors, saveSafetensors, type Tensor, writeFileAtomic } from "@lzn/tensor";
 import { pngText, withPngText } from "@lzn/data";
-import type { Recipe, RecipeConfig } from "./recipe.ts";
+import { type Recipe, type RecipeConfig, RUN_IMAGES, type RunImage } from "./recipe.ts";
 import { parseWith } from "./config/hash.ts";
 
 /**
@@ -100,24 +100,6 @@ export class CheckpointError extends Error {
 }
 
 /**
- * The images recipes write into their run directory, by name: a run owns these and no other PNG, so a user's
- * own pictures beside them survive `--fresh` and can be named freely by `sample --out`; and of these names
- * only the files it wrote ({@link RUN_IMAGE_MARK}).
- *
- * @example
- * ```ts
- * import { join } from "node:path";
- * import { type RunImage, RUN_IMAGES } from "./run_dir.ts";
- * const name: RunImage = "samples.png";
- * console.log(RUN_IMAGES.includes(name), join("runs/demo", name)); // true runs/demo/samples.png
- * ```
- */
-export const RUN_IMAGES = ["predictions.png", "samples.png", "representations.png", "views.png"] as const;
-
-/** The name of an image a recipe writes into its run directory (one of {@link RUN_IMAGES}, through {@link writeRunImage}). */
-export type RunImage = typeof RUN_IMAGES[number];
-
-/**
  * The `tEXt` entry every image of {@link RUN_IMAGES} carries: in a run started since the mark, an image under
  * one of those names without it is not the run's (a user's file), so no command overwrites or removes it.
  *
@@ -177,19 +159,20 @@ async function imageProblem(dir: string, name: RunImage, legacy: boolean): Promi
 }
 
 /**
- * Throws a {@link CheckpointError} naming the first image of {@link RUN_IMAGES} in `dir` that is not the
- * run's: a regular file without {@link RUN_IMAGE_MARK} (in runs made since the mark), a directory, a symbolic
- * link, a special file or an unreadable file. `train` and `eval` call it before their work starts.
+ * Throws a {@link CheckpointError} naming the first of `names` (default: every name of `RUN_IMAGES`) in
+ * `dir` that is not the run's: a regular file without {@link RUN_IMAGE_MARK} (in runs made since the mark), a directory, a symbolic
+ * link, a special file or an unreadable file. `train` and `eval` call it with their recipe's images
+ * (`Recipe.images`) before their work starts.
  *
  * @example
  * ```ts
  * import { checkRunImages } from "@lzn/tasks";
- * await checkRunImages("runs/none"); // nothing there: passes
+ * await checkRunImages("runs/none", ["predictions.png"]); // nothing there: passes
  * ```
  */
-export async function checkRunImages(dir: string): Promise<void> {
+export async function checkRunImages(dir: string, names: readonly RunImage[] = RUN_IMAGES): Promise<void> {
   const legacy = await unmarkedRun(dir);
-  for (const name of RUN_IMAGES) {
+  for (const name of names) {
     const problem = await imageProblem(dir, name, legacy);
     if (problem) throw new CheckpointError(problem);
   }

@@ -144,7 +144,7 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
       `train.batchSize ${t.batchSize} is larger than the training set (${data.train.count} images)`,
     );
   }
-  await checkRunImages(dir); // a file under a run image's name that the run did not write stays untouched
+  await checkRunImages(dir, recipe.images); // a file under a run image's name that is not the run's stays
   const lock = await lockRun(dir, log ?? undefined);
   let disposeAll = () => lock.release();
   try {

@@ -78,6 +78,7 @@ const labelToImage: Recipe<Config, Model> = {
   name: "label-to-image",
   summary: "label zone samples aligned into the zones of their images (a test recipe)",
   schema,
+  images: [],
   classes: (config) => config.model.classes,
   architecture: (config) => config.model,
   build: (config) => new Model(config),

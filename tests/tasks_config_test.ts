@@ -219,6 +219,7 @@ Deno.test("run images: only the run's are rewritten or removed; runs from before
   await refused(
     /^\S+\/samples\.png has no lzn run-image mark, so this run did not write it .*; move it out of /,
   );
+  await checkRunImages(dir, ["predictions.png"]); // a recipe that writes no samples.png is not held up by it
   assert.deepEqual(await discardRun(dir), ["state.json"]); // --fresh leaves it
   assert.deepEqual(await Deno.readFile(`${dir}/samples.png`), png);
   await Deno.writeFile(`${dir}/samples.png`, withPngText(png, RUN_IMAGE_MARK));

@@ -18,6 +18,7 @@ import {
   lockRun,
   parseRecipeConfig,
   RUN_IMAGE_MARK,
+  RUN_IMAGES,
   stateDict,
   train,
 } from "@lzn/tasks";
@@ -61,6 +62,9 @@ Deno.test("classification: 3 classes x 50 MNIST digits, 40 steps -> held-out acc
       assert.ok((await Deno.stat(`${dir}/${f}`)).isFile, f);
     }
     assert.deepEqual(pngText(await Deno.readFile(`${dir}/predictions.png`)), RUN_IMAGE_MARK);
+    const images = [...Deno.readDirSync(dir)].map((e) => e.name)
+      .filter((n) => (RUN_IMAGES as readonly string[]).includes(n));
+    assert.deepEqual(images, [...classification.images], "the recipe lists the images it writes");
     // An evaluation of the raw weights leaves the bank that inference (EMA weights) reads.
     const bank = await Deno.readFile(`${dir}/bank.safetensors`);
     const said: string[] = [];

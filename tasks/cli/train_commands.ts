@@ -6,13 +6,13 @@
  */
 import { join } from "node:path";
 import { freeCachedMemory, gpu, parseConfig } from "@lzn/tensor";
-import { type AnyRecipeConfig, parseRecipeConfig, readConfigFile, recipeOf } from "../registry.ts";
+import { type AnyRecipeConfig, parseRecipeConfig, readConfigFile, recipeOf, RECIPES } from "../registry.ts";
 import { train } from "../trainer.ts";
 import { evaluateRun, loadRun } from "../run.ts";
 import { lockRun } from "../run_lock.ts";
 import { checkRunWritable, UsageError } from "./args.ts";
 import { checkRunImages, hasCheckpoint, readRunState } from "../run_dir.ts";
-import type { Metrics } from "../recipe.ts";
+import type { Metrics, Recipe } from "../recipe.ts";
 import { formatDuration } from "../progress.ts";
 
 const err = (line: string) => console.error(line);
@@ -176,9 +176,9 @@ export async function demoCommand(
 export async function evalCommand(
   opts: { runDir: string; raw?: boolean; taus?: number[]; batchSizes?: number[] },
 ): Promise<void> {
-  await readRunState(opts.runDir); // a missing run fails here, before the lock creates its directory
+  const state = await readRunState(opts.runDir); // a missing run fails here, before the lock creates its directory
   checkRunWritable(opts.runDir, "--run"); // eval.json and the lock
-  await checkRunImages(opts.runDir);
+  await checkRunImages(opts.runDir, (RECIPES as Record<string, Recipe>)[state.recipe]?.images);
   const lock = await lockRun(opts.runDir, err);
   try {
     const run = await loadRun(opts.runDir, { weights: opts.raw ? "raw" : "ema" });

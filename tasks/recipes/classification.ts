@@ -146,6 +146,7 @@ export class ClassificationModel implements RecipeModel {
 export const classification: Recipe<ClassificationConfig, ClassificationModel> = {
   name: "classification",
   summary: "image encoder + label anchors, trained by aligning image latents into the label zones",
+  images: ["predictions.png"],
   schema: classificationSchema,
   classes: (config) => config.model.classes,
   architecture(config) {

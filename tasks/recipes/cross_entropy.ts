@@ -130,6 +130,7 @@ export const crossEntropyRecipe: Recipe<CrossEntropyConfig, CrossEntropyModel> =
   name: "cross-entropy",
   summary:
     "supervised classification with cross-entropy (the LZN image encoder, or the FID reference network)",
+  images: [],
   schema: crossEntropySchema,
   classes: (config) =>
     config.model.network === "reference" ? config.model.reference.classes : config.model.classes,

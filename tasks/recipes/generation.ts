@@ -283,6 +283,7 @@ export class GenerationModel implements RecipeModel {
 export const generation: Recipe<GenerationConfig, GenerationModel> = {
   name: "generation",
   summary: "an RF image decoder, conditioned on the image's LZN latent, its class, both (joint) or neither",
+  images: ["samples.png"],
   schema: generationSchema,
   classes: (config) => config.model.classes,
   architecture(config) {

@@ -168,6 +168,7 @@ export const representation: Recipe<RepresentationConfig, RepresentationModel> =
   name: "representation",
   summary:
     "an image encoder from two augmented views, no labels: LZN alignment of view-1 latents into view-2 zones, or SimCLR",
+  images: ["views.png", "representations.png"],
   schema: representationSchema,
   classes: () => 0,
   architecture(config) {
