@@ -135,6 +135,7 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
     throw new RangeError(`stopAfter must be a step >= 1, got ${opts.stopAfter}`);
   }
   await recipe.check?.(config);
+  await checkRunImages(dir, recipe.images); // a file under a run image's name that is not the run's stays
   // The inputs are checked before the lock creates the run directory: a config that cannot train leaves none.
   const t = config.train;
   const data = opts.data ?? await loadRunData(config.data, recipe.classes(config));
@@ -144,7 +145,6 @@ export async function train<C extends RecipeConfig, M extends RecipeModel>(
       `train.batchSize ${t.batchSize} is larger than the training set (${data.train.count} images)`,
     );
   }
-  await checkRunImages(dir, recipe.images); // a file under a run image's name that is not the run's stays
   const lock = await lockRun(dir, log ?? undefined);
   let disposeAll = () => lock.release();
   try {
